@@ -1,0 +1,111 @@
+"""The ``srlora`` command line: ``srlora allocate`` prints (and saves) SR-LoRA ranks for a backbone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from .allocation import RULES, allocate_ranks, lora_parameter_count
+from .backbones import OFFLINE_BACKBONE
+from .errors import SrLoraError
+from .profile import TARGETS
+from .records import write_json_atomic
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse would print the usage too)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def allocation_table(profile: pd.DataFrame, ranks: dict[str, int]) -> pd.DataFrame:
+    """Per-module table: module, shape, stable rank, rank and LoRA parameters."""
+    table = profile[["module", "d_out", "d_in", "stable_rank"]].copy()
+    table.insert(1, "shape", [f"{o}x{i}" for o, i in zip(table.pop("d_out"), table.pop("d_in"))])
+    table["rank"] = table["module"].map(ranks)
+    table["lora_params"] = [r * sum(s) for r, s in zip(table["rank"], zip(profile["d_in"], profile["d_out"]))]
+    return table
+
+
+def profile_for(backbone: str | None, target: str, method: str = "exact") -> pd.DataFrame:
+    """Load a backbone, split its qkv when ``target`` needs it, and return its spectral profile."""
+    from .backbones import load_backbone
+    from .profile import spectral_profile
+    from .qkv import split_qkv
+
+    model = load_backbone(backbone)
+    if target in ("official", "qv_separate"):
+        split_qkv(model)
+    return spectral_profile(model, target, method=method)
+
+
+def _allocate(args: argparse.Namespace) -> int:
+    profile = profile_for(args.backbone, args.target, args.method)
+    ranks = allocate_ranks(profile, args.rule, r=args.r, budget=args.budget, r_min=args.r_min, r_max=args.r_max)
+    uniform = allocate_ranks(profile, "uniform", r=args.r)
+    table = allocation_table(profile, ranks)
+    total = lora_parameter_count(ranks, profile)
+    base = lora_parameter_count(uniform, profile)
+    name = args.backbone or OFFLINE_BACKBONE
+    print(f"backbone: {name}   target: {args.target}   rule: {args.rule}   stable rank: {args.method}")
+    with pd.option_context("display.max_rows", None, "display.width", 120):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    print(
+        f"total: {len(ranks)} modules, ranks {min(ranks.values())}..{max(ranks.values())}, "
+        f"{total:,} LoRA parameters; uniform LoRA r={args.r} on the same modules: {base:,} "
+        f"(ratio {total / base:.2f}x)"
+    )
+    if args.json:
+        write_json_atomic(
+            args.json,
+            {
+                "backbone": name,
+                "target": args.target,
+                "rule": args.rule,
+                "r": args.r,
+                "budget": args.budget,
+                "method": args.method,
+                "ranks": ranks,
+                "lora_params": total,
+                "uniform_lora_params": base,
+                "modules": table.to_dict(orient="records"),
+            },
+        )
+        print(f"wrote {args.json}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``srlora`` argument parser (sub-commands: allocate)."""
+    parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("allocate", help="print the LoRA rank of every adapted matrix of a backbone")
+    p.add_argument(
+        "--backbone", default=None, help=f"timm name or checkpoint path (default: offline {OFFLINE_BACKBONE})"
+    )
+    p.add_argument("--target", choices=TARGETS, default="official", help="which matrices get LoRA (default: official)")
+    p.add_argument("--rule", choices=RULES, default="paper", help="rank rule (default: paper)")
+    p.add_argument("--r", type=int, default=8, help="uniform rank, and the reference for the default budget (8)")
+    p.add_argument("--budget", type=int, default=None, help="LoRA parameter budget for --rule budget")
+    p.add_argument("--r-min", type=int, default=1, help="smallest rank for --rule budget (1)")
+    p.add_argument("--r-max", type=int, default=None, help="largest rank (default: the matrix size)")
+    p.add_argument("--method", choices=("exact", "fast"), default="exact", help="stable-rank computation (exact)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
+    p.set_defaults(func=_allocate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``srlora`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SrLoraError as err:
+        print(f"srlora: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

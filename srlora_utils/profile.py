@@ -1,0 +1,103 @@
+"""Per-matrix spectral profile of a backbone: which matrices SR-LoRA adapts and their stable ranks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .errors import SrLoraError
+from .qkv import SplitQKV, is_split
+from .spectral import Method, as_matrix, frobenius_sq, spectral_summary, top_singular_value
+
+Target = Literal["official", "qv_separate", "qkv", "all_linear"]
+TARGETS: tuple[str, ...] = ("official", "qv_separate", "qkv", "all_linear")
+
+COLUMNS = [
+    "module",
+    "block",
+    "kind",
+    "d_out",
+    "d_in",
+    "stable_rank",
+    "spectral_norm",
+    "frobenius_sq",
+    "effective_rank",
+    "source",
+]
+
+
+def _measure(weight: torch.Tensor, method: Method) -> dict[str, float]:
+    if method == "exact":
+        return spectral_summary(weight)
+    if method == "fast":
+        w = as_matrix(weight, torch.float64)
+        sigma1 = top_singular_value(w)
+        fro = frobenius_sq(w)
+        srank = max(1.0, min(fro / sigma1**2, float(min(w.shape))))
+        return {"spectral_norm": sigma1, "frobenius_sq": fro, "stable_rank": srank, "effective_rank": float("nan")}
+    raise SrLoraError(f"unknown method {method!r}: use 'exact' or 'fast'")
+
+
+def _attention_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    layers = [
+        (n, m) for n, m in model.named_modules() if n.endswith("attn.qkv") and isinstance(m, (nn.Linear, SplitQKV))
+    ]
+    if not layers:
+        raise SrLoraError(
+            f"{type(model).__name__} has no '*.attn.qkv' layers: spectral_profile supports timm ViT/Swin-style models"
+        )
+    return layers
+
+
+def spectral_profile(model: nn.Module, target: Target = "official", method: Method = "exact") -> pd.DataFrame:
+    """One row per matrix that ``target`` adapts, with its shape and spectral measures.
+
+    ``official``: Q, V (stable rank of the fused qkv matrix, as the official code) and proj.
+    ``qv_separate``: Q, V and proj with their own stable ranks. ``qkv``: the fused qkv and proj.
+    ``all_linear``: qkv (or q, k, v when split), proj, fc1 and fc2. The first two need
+    :func:`~srlora_utils.split_qkv` first; ``qkv`` needs the fused layers.
+    """
+    if target not in TARGETS:
+        raise SrLoraError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
+    split = is_split(model)
+    if target in ("official", "qv_separate") and not split:
+        raise SrLoraError(
+            f"target {target!r} puts LoRA on separate q and v layers: call srlora_utils.split_qkv(model) first"
+        )
+    if target == "qkv" and split:
+        raise SrLoraError("target 'qkv' needs the fused attn.qkv layers: use a model not passed through split_qkv")
+
+    rows: list[dict] = []
+
+    def add(name: str, block: int, kind: str, layer: nn.Module, stats: dict[str, float], source: str) -> None:
+        d_out, d_in = layer.weight.shape[0], layer.weight[0].numel()
+        rows.append(
+            {"module": name, "block": block, "kind": kind, "d_out": d_out, "d_in": d_in, **stats, "source": source}
+        )
+
+    for block, (qkv_name, qkv) in enumerate(_attention_layers(model)):
+        attn_name = qkv_name.rpartition(".")[0]
+        if target == "official":
+            fused = _measure(qkv.weight, method)
+            for kind in ("q", "v"):
+                add(f"{qkv_name}.{kind}", block, kind, getattr(qkv, kind), fused, "fused qkv")
+        elif target == "qv_separate" or (target == "all_linear" and split):
+            kinds = ("q", "v") if target == "qv_separate" else ("q", "k", "v")
+            for kind in kinds:
+                layer = getattr(qkv, kind)
+                add(f"{qkv_name}.{kind}", block, kind, layer, _measure(layer.weight, method), "own")
+        else:
+            add(qkv_name, block, "qkv", qkv, _measure(qkv.weight, method), "own")
+        others = ["attn.proj"] + (["mlp.fc1", "mlp.fc2"] if target == "all_linear" else [])
+        prefix = attn_name.rpartition(".")[0]
+        for rel in others:
+            name = f"{prefix}.{rel}" if prefix else rel
+            try:
+                layer = model.get_submodule(name)
+            except AttributeError:
+                raise SrLoraError(f"{type(model).__name__} has no {name!r} next to {qkv_name!r}") from None
+            add(name, block, rel.rpartition(".")[2], layer, _measure(layer.weight, method), "own")
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,27 @@
+"""Shared fixtures: a tiny random timm ViT (fast) and the offline DINOv2 ViT-S/14 (loaded once)."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+
+import srlora_utils as S
+
+
+def make_tiny_vit(num_classes: int = 3) -> torch.nn.Module:
+    """A 2-block, width-192 timm ViT on 32 px inputs with random weights (seeded)."""
+    torch.manual_seed(0)
+    return timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, img_size=32, depth=2, num_classes=num_classes
+    ).eval()
+
+
+@pytest.fixture
+def tiny_vit() -> torch.nn.Module:
+    return make_tiny_vit()
+
+
+@pytest.fixture(scope="session")
+def offline_vit() -> torch.nn.Module:
+    return S.load_backbone(img_size=56)

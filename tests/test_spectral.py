@@ -1,0 +1,128 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import srlora_utils as S
+from srlora_utils.spectral import top_singular_value
+
+
+def random_matrix(m: int, n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def decaying(m: int, n: int, alpha: float = 0.8, seed: int = 0) -> torch.Tensor:
+    """A matrix with singular values k^-alpha and random singular vectors."""
+    u, _ = torch.linalg.qr(random_matrix(m, min(m, n), seed))
+    v, _ = torch.linalg.qr(random_matrix(n, min(m, n), seed + 1))
+    s = torch.arange(1, min(m, n) + 1, dtype=torch.float64) ** -alpha
+    return u @ torch.diag(s) @ v.T
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 40), n=st.integers(1, 40), k=st.integers(1, 40), seed=st.integers(0, 10_000))
+def test_bounds_between_one_and_rank(m, n, k, seed):
+    k = min(k, m, n)
+    w = random_matrix(m, k, seed) @ random_matrix(k, n, seed + 1)  # rank k almost surely
+    s = S.stable_rank(w)
+    assert 1.0 - 1e-9 <= s <= k + 1e-9
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(2, 30), n=st.integers(2, 30), seed=st.integers(0, 10_000), c=st.floats(1e-3, 1e3))
+def test_invariant_to_rotations_and_scaling(m, n, seed, c):
+    w = random_matrix(m, n, seed)
+    q1, _ = torch.linalg.qr(random_matrix(m, m, seed + 1))
+    q2, _ = torch.linalg.qr(random_matrix(n, n, seed + 2))
+    base = S.stable_rank(w)
+    assert S.stable_rank(q1 @ w @ q2) == pytest.approx(base, rel=1e-9)
+    assert S.stable_rank(c * w) == pytest.approx(base, rel=1e-9)
+    assert S.stable_rank(w.T) == pytest.approx(base, rel=1e-9)
+
+
+def test_known_spectra():
+    assert S.stable_rank(torch.eye(7)) == pytest.approx(7.0)
+    assert S.stable_rank(torch.outer(torch.arange(1.0, 5.0), torch.ones(3))) == pytest.approx(1.0)
+    s = torch.tensor([3.0, 2.0, 1.0, 0.5])
+    assert S.stable_rank(torch.diag(s)) == pytest.approx(float((s**2).sum() / 9.0))
+    assert S.effective_rank(torch.eye(5)) == pytest.approx(5.0)
+    assert S.effective_rank(torch.outer(torch.ones(4), torch.ones(6))) == pytest.approx(1.0)
+    assert S.numerical_rank(random_matrix(20, 3) @ random_matrix(3, 15)) == 3
+
+
+def test_robust_to_small_perturbations_unlike_rank():
+    w = random_matrix(60, 5) @ random_matrix(5, 40)
+    noisy = w + 1e-6 * random_matrix(60, 40, seed=9)
+    assert S.numerical_rank(w) == 5 and S.numerical_rank(noisy) == 40
+    assert S.stable_rank(noisy) == pytest.approx(S.stable_rank(w), rel=1e-6)
+
+
+def test_conv_kernels_are_flattened():
+    k = torch.randn(8, 3, 3, 3, generator=torch.Generator().manual_seed(1))
+    assert S.stable_rank(k) == pytest.approx(S.stable_rank(k.reshape(8, 27)))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_low_precision_inputs_are_computed_in_float64(dtype):
+    w = random_matrix(64, 32).to(dtype)
+    assert S.stable_rank(w) == pytest.approx(S.stable_rank(w.to(torch.float64)), rel=1e-12)
+    assert S.stable_rank(w, method="fast") == pytest.approx(S.stable_rank(w.to(torch.float64)), rel=1e-3)
+
+
+def test_numpy_input_matches_torch():
+    w = np.random.default_rng(0).standard_normal((30, 20))
+    assert S.stable_rank(w) == pytest.approx(S.stable_rank(torch.from_numpy(w)))
+    s = np.linalg.svd(w, compute_uv=False)
+    assert S.stable_rank(w) == pytest.approx(float((s**2).sum() / s[0] ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "w",
+    [random_matrix(384, 1152), decaying(768, 768, 0.5), decaying(300, 900, 1.0), random_matrix(200, 200)],
+    ids=["gaussian-384x1152", "decay0.5-768", "decay1.0-300x900", "gaussian-square"],
+)
+def test_fast_method_within_1e_3_of_exact(w):
+    exact = S.stable_rank(w)
+    fast = S.stable_rank(w, method="fast")
+    assert abs(fast - exact) / exact <= 1e-3
+    # the power-iteration estimate of sigma_1 never exceeds the truth (up to float32 rounding)
+    assert top_singular_value(w) <= float(torch.linalg.svdvals(w)[0]) * (1 + 1e-6)
+
+
+def test_fast_method_is_deterministic():
+    w = decaying(256, 512)
+    assert S.stable_rank(w, method="fast") == S.stable_rank(w, method="fast")
+
+
+def test_spectral_summary_is_consistent():
+    w = decaying(50, 80)
+    out = S.spectral_summary(w)
+    assert out["stable_rank"] == pytest.approx(S.stable_rank(w))
+    assert out["effective_rank"] == pytest.approx(S.effective_rank(w))
+    assert out["frobenius_sq"] == pytest.approx(float((w**2).sum()))
+    assert math.isclose(out["spectral_norm"], float(torch.linalg.matrix_norm(w, ord=2)), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (torch.zeros(4, 4), "all zeros"),
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), "NaN or inf"),
+        (torch.tensor([[1.0, float("inf")], [0.0, 1.0]]), "NaN or inf"),
+        (torch.ones(2, 3, 4), "2-D weight matrix or a 4-D conv kernel"),
+        (torch.ones(5), "2-D weight matrix or a 4-D conv kernel"),
+        (torch.ones(0, 3), "empty"),
+        ([[1.0, 2.0]], "torch.Tensor or numpy array"),
+    ],
+)
+def test_bad_weights_get_clear_errors(bad, match):
+    with pytest.raises(S.SrLoraError, match=match):
+        S.stable_rank(bad)
+
+
+def test_unknown_method():
+    with pytest.raises(S.SrLoraError, match="unknown method"):
+        S.stable_rank(torch.eye(3), method="lanczos")
