@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-import timm
 import torch
 from torch import nn
 
@@ -35,6 +34,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 def _cached_hub_file(name: str) -> str | None:
     """Local path of a timm model's pretrained file in the Hugging Face cache, if already downloaded."""
+    import timm
     from huggingface_hub import try_to_load_from_cache
 
     cfg = timm.models.get_pretrained_cfg(name)
@@ -55,6 +55,8 @@ def _cached_hub_file(name: str) -> str | None:
 
 def _load_filtered(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> nn.Module:
     """Load ``state_dict`` into ``model`` (resampling position embeddings); only the head may be missing."""
+    import timm
+
     filt = timm.models.vision_transformer.checkpoint_filter_fn if hasattr(model, "pos_embed") else None
     if filt is not None:
         state_dict = filt(state_dict, model)
@@ -102,6 +104,8 @@ def load_backbone(
     (``arch`` names its timm architecture unless the file's metadata does). ``pretrained=False``
     gives the same architecture with random weights (a "random twin").
     """
+    import timm  # imported here: it pulls in torchvision, which the command line's --help does not need
+
     kwargs: dict = {"num_classes": num_classes}
     if img_size is not None:
         kwargs["img_size"] = img_size

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-
-from peft import LoraConfig
+from typing import TYPE_CHECKING
 
 from .errors import SrLoraError
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
 
 #: ``alpha="paper"`` reproduces the official code: lora_alpha = 1, so the update is scaled by 1/r.
 PAPER_ALPHA = 1.0
@@ -55,6 +57,8 @@ def srlora_config(
         lora_kwargs.setdefault("lora_alpha", float(alpha))
     else:
         raise SrLoraError(f"alpha={alpha!r}: use 'paper', 'rslora' or a positive number")
+    from peft import LoraConfig  # imported here: peft pulls in transformers (seconds)
+
     lora_kwargs.setdefault("lora_dropout", 0.0)
     default_r = Counter(ranks.values()).most_common(1)[0][0]
     names = sorted(ranks)

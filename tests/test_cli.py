@@ -1,0 +1,47 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import srlora_utils as S
+from srlora_utils.cli import main
+
+
+def test_allocate_prints_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "ranks.json"
+    assert main(["allocate", "--rule", "budget", "--r", "8", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "blocks.11.attn.qkv.v" in text and "uniform LoRA r=8" in text and "(ratio 1.00x)" in text
+    saved = json.loads(out.read_text())
+    model = S.split_qkv(S.load_backbone())
+    expected = S.allocate_ranks(S.spectral_profile(model, "official"), "budget", r=8)
+    assert saved["ranks"] == expected
+    assert saved["lora_params"] <= saved["uniform_lora_params"] == 8 * 36 * 768
+
+
+def test_allocate_paper_rule_on_fused_target(capsys):
+    assert main(["allocate", "--target", "qkv", "--method", "fast"]) == 0
+    text = capsys.readouterr().out
+    assert "blocks.0.attn.qkv " in text and "1152x384" in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["allocate", "--rule", "magic"], "invalid choice: 'magic'"),
+        (["allocate", "--r", "eight"], "invalid int value"),
+        (["allocate", "--rule", "budget", "--budget", "10"], "budget of 10 LoRA parameters is too small"),
+        (["allocate", "--backbone", "vit_nope"], "unknown backbone 'vit_nope'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_console_script_is_installed():
+    proc = subprocess.run(["srlora", "allocate", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--target" in proc.stdout
