@@ -3,6 +3,12 @@
 The public names below are the whole API; see the notebooks for a guided tour.
 """
 
+import warnings
+
+# tqdm.auto (imported by huggingface_hub) warns on stderr in notebooks without ipywidgets; its text
+# progress bars work fine, and the warning would carry a machine-specific path into stored outputs.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
 from .allocation import RULES, allocate_ranks, lora_parameter_count, uniform_budget
 from .backbones import OFFLINE_BACKBONE, PAPER_BACKBONE, load_backbone
 from .errors import BackboneUnavailableError, SrLoraError

@@ -96,14 +96,20 @@ def load_backbone(
     img_size: int | None = None,
     pretrained: bool = True,
     arch: str | None = None,
+    seed: int | None = None,
 ) -> nn.Module:
     """A timm backbone with a fresh ``num_classes`` head (0: features only).
 
     ``name``: None or ``"dinov2_vits14_imgfocus"`` for the offline DINOv2 ViT-S/14; a timm model
     name (pretrained weights from the Hugging Face cache or hub); or a local checkpoint path
     (``arch`` names its timm architecture unless the file's metadata does). ``pretrained=False``
-    gives the same architecture with random weights (a "random twin").
+    gives the same architecture with random weights (a "random twin"). ``seed`` fixes the random
+    initialisation (head, or the whole twin) without touching the global random state.
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return load_backbone(name, num_classes, img_size, pretrained, arch, seed=None)
     import timm  # imported here: it pulls in torchvision, which the command line's --help does not need
 
     kwargs: dict = {"num_classes": num_classes}

@@ -24,6 +24,17 @@ def test_offline_features_are_deterministic(offline_vit):
     assert torch.equal(a, b)
 
 
+def test_seed_fixes_initialisation_without_touching_global_rng():
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    a = S.load_backbone(img_size=28, pretrained=False, num_classes=3, seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = S.load_backbone(img_size=28, pretrained=False, num_classes=3, seed=5)
+    c = S.load_backbone(img_size=28, pretrained=False, num_classes=3, seed=6)
+    assert torch.equal(a.blocks[0].attn.qkv.weight, b.blocks[0].attn.qkv.weight)
+    assert not torch.equal(a.head.weight, c.head.weight)
+
+
 def test_pretrained_spectrum_differs_from_random_twin(offline_vit):
     twin = S.load_backbone(img_size=56, pretrained=False)
     ours = S.spectral_profile(offline_vit, "all_linear")["stable_rank"]

@@ -1,0 +1,34 @@
+"""Every notebook runs end-to-end under papermill with injected parameters (nbval checks the stored outputs)."""
+
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PARAMETERS = {
+    "01_stable_rank_theory.ipynb": {"random_size": 128, "seed": 1},
+    "02_rank_allocation.ipynb": {"r": 4, "target": "qv_separate"},
+}
+
+
+def test_every_notebook_has_a_parameters_cell_and_an_entry_here():
+    found = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert found == sorted(PARAMETERS)
+    for name in found:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"]
+        assert ["parameters"] in tags[:1], f"{name}: the first code cell must be tagged 'parameters'"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_notebook_runs_with_papermill(name, tmp_path):
+    out = tmp_path / name
+    pm.execute_notebook(NOTEBOOKS / name, out, parameters=PARAMETERS[name], cwd=NOTEBOOKS, progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
