@@ -93,7 +93,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("exact", "fast"), default="exact", help="stable-rank computation (exact)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
+
+    from .methods import METHODS  # light: no torch model is built at import
+
+    t = sub.add_parser("train", help="run one few-shot experiment and append its record")
+    t.add_argument(
+        "--task", default="digits", help="digits | lfw | vtab:<task> | medfmc:<task> | medmnist:<flag> | ..."
+    )
+    t.add_argument("--method", choices=METHODS, default="srlora")
+    t.add_argument("--shots", type=int, default=5)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--backbone", default=None)
+    t.add_argument("--img-size", type=int, default=56)
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--lr", type=float, default=None, help="default: the method's official learning rate")
+    t.add_argument("--weight-decay", type=float, default=0.05)
+    t.add_argument("--r", type=int, default=8)
+    t.add_argument("--root", default=None, help="data folder for local datasets")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
+    t.add_argument("--force", action="store_true", help="run again even if the record exists")
+    t.set_defaults(func=_train)
     return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import TrainConfig, train
+
+    fields = ("task", "method", "shots", "seed", "backbone", "img_size", "epochs", "batch_size", "lr",
+              "weight_decay", "r", "root", "device")  # fmt: skip
+    cfg = TrainConfig(**{f: getattr(args, f) for f in fields})
+    rec = train(cfg, records=args.records, force=args.force)
+    metrics = ", ".join(f"{k} {v:.2f}" for k, v in rec["test"].items())
+    print(
+        f"{rec['task']} | {cfg.method} | {cfg.shots}-shot seed {cfg.seed} | best epoch {rec['best_epoch']} | "
+        f"test: {metrics} | trainable {rec['trainable_params']:,} | {rec['total_s']:.1f} s -> {args.records}"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,3 +68,58 @@ def plot_rank_allocation(
     ax.set_title(title)
     ax.legend(fontsize=8)
     return ax
+
+
+def show_examples(task, per_class: int = 4, max_classes: int = 10) -> plt.Figure:
+    """A grid of training images of a few-shot task, one row per class (images de-normalised)."""
+    from .image_data import IMAGENET_MEAN, IMAGENET_STD
+
+    classes = list(range(min(task.num_classes, max_classes)))
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.3 * per_class, 1.3 * len(classes)), squeeze=False)
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    shown = {c: 0 for c in classes}
+    for i in range(len(task.val)):  # the validation split: deterministic transforms
+        x, y = task.val[i]
+        c = int(y.argmax()) if task.multilabel else int(y)
+        if c in shown and shown[c] < per_class:
+            axes[c, shown[c]].imshow((x * std + mean).clamp(0, 1).permute(1, 2, 0).numpy())
+            shown[c] += 1
+    for c in classes:
+        for j in range(per_class):
+            axes[c, j].axis("off")
+        axes[c, 0].set_title(task.class_names[c], fontsize=7, loc="left")
+    fig.suptitle(f"{task.display_name}: validation images per class", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_curves(runs: list[dict], metric: str, title: str = "") -> plt.Figure:
+    """Training loss and validation ``metric`` per epoch, one line per run (method, seed)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    for r in runs:
+        h = pd.DataFrame(r["history"])
+        label = f"{r['config']['method']} s{r['config']['seed']}"
+        ax1.plot(h["epoch"], h["train_loss"], label=label)
+        ax2.plot(h["epoch"], h[f"val_{metric}"], label=label)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss (mean over the epoch)")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel(f"validation {metric} (%)")
+    ax2.legend(fontsize=7, ncol=2)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axes:
+    """Test ``metric`` (mean and std across seeds) against trainable parameters, one point per method."""
+    ax = _axes(None, (7, 4))
+    for (_, _, method), row in summary.iterrows():
+        ax.errorbar(row["trainable_params"], row[f"{metric} mean"], yerr=row[f"{metric} std"], fmt="o", capsize=3)
+        ax.annotate(method, (row["trainable_params"], row[f"{metric} mean"]), fontsize=8, xytext=(4, 4),
+                    textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel(f"test {metric} (%), mean ± std over seeds")
+    ax.set_title(title)
+    return ax

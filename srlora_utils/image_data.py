@@ -1,0 +1,85 @@
+"""Torch datasets over images in memory (arrays) or on disk (path lists), and the backbone's transforms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision import transforms as T
+
+from .errors import SrLoraError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def make_transform(img_size: int, train: bool, flip: bool = True) -> Callable:
+    """The official pipeline at ``img_size``: RandomResizedCrop (+ flip) for training, Resize for evaluation."""
+    norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if train:
+        aug = [T.RandomResizedCrop(img_size, interpolation=T.InterpolationMode.BICUBIC)]
+        if flip:
+            aug.append(T.RandomHorizontalFlip())
+        return T.Compose([T.Lambda(_to_rgb), *aug, *norm])
+    return T.Compose([T.Lambda(_to_rgb), T.Resize((img_size, img_size), T.InterpolationMode.BICUBIC), *norm])
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def _label_tensor(label, multilabel: bool) -> torch.Tensor:
+    return torch.as_tensor(label, dtype=torch.float32 if multilabel else torch.long)
+
+
+class ArrayImageDataset(Dataset):
+    """Images held as a uint8 array (N, H, W) or (N, H, W, C) with labels (N,) or (N, C)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Callable, multilabel: bool = False) -> None:
+        if len(images) != len(labels):
+            raise SrLoraError(f"{len(images)} images but {len(labels)} labels")
+        self.images, self.labels, self.transform, self.multilabel = images, np.asarray(labels), transform, multilabel
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(Image.fromarray(self.images[i])), _label_tensor(self.labels[i], self.multilabel)
+
+
+class ImageListDataset(Dataset):
+    """Images on disk under ``root``, named by relative paths, with their labels."""
+
+    def __init__(
+        self, root: Path, paths: Sequence[str], labels: np.ndarray, transform: Callable, multilabel: bool = False
+    ) -> None:
+        self.root, self.paths, self.labels = Path(root), list(paths), np.asarray(labels)
+        self.transform, self.multilabel = transform, multilabel
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        path = self.root / self.paths[i]
+        try:
+            with Image.open(path) as img:
+                img.load()
+                image = img
+        except FileNotFoundError:
+            raise SrLoraError(f"image {path} is missing: check the data root and the list file") from None
+        except (UnidentifiedImageError, OSError) as err:
+            raise SrLoraError(
+                f"image {path} does not decode ({err.__class__.__name__}): replace or remove it"
+            ) from None
+        return self.transform(image), _label_tensor(self.labels[i], self.multilabel)
+
+    def subset(self, indices: np.ndarray, transform: Callable | None = None) -> ImageListDataset:
+        """The same images restricted to ``indices`` (optionally with another transform)."""
+        return ImageListDataset(
+            self.root, [self.paths[i] for i in indices], self.labels[indices], transform or self.transform,
+            self.multilabel,
+        )  # fmt: skip

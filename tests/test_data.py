@@ -1,0 +1,139 @@
+"""Every loader on tiny files made here in each real format, and every data error path."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srlora_utils as S
+from srlora_utils.fewshot import sample_few_shot
+from srlora_utils.list_files import read_list
+from srlora_utils.tasks import load_task
+
+
+def write_images(folder: Path, names: list[str], seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(path)
+
+
+def test_sample_few_shot_is_reproducible_and_balanced():
+    labels = np.repeat(np.arange(4), 10)
+    a = sample_few_shot(labels, 3, seed=7)
+    assert np.array_equal(a, sample_few_shot(labels, 3, seed=7))
+    assert not np.array_equal(a, sample_few_shot(labels, 3, seed=8))
+    assert np.bincount(labels[a]).tolist() == [3, 3, 3, 3]
+    b = sample_few_shot(labels, 3, seed=7, exclude=a)
+    assert not set(a) & set(b)
+    with pytest.raises(S.SrLoraError, match="fewer than the 20 shots"):
+        sample_few_shot(labels, 20, seed=0)
+
+
+def test_multilabel_sampling_covers_every_class():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((60, 5)) < 0.3).astype(int)
+    idx = sample_few_shot(labels, 2, seed=1, multilabel=True)
+    assert (labels[idx].sum(0) >= 2).all()
+
+
+@pytest.mark.parametrize("name, shots", [("digits", 2), ("lfw", 3)])
+def test_standins_are_labelled_and_deterministic(name, shots):
+    task = load_task(name, shots=shots, seed=0, img_size=32)
+    assert task.standin and "stand-in" in task.display_name and "stand-in" in task.summary()
+    assert len(task.train) == shots * task.num_classes == len(task.val)
+    x, y = task.train[0]
+    assert x.shape == (3, 32, 32) and y.dtype == torch.long
+    again = load_task(name, shots=shots, seed=0, img_size=32)
+    assert torch.equal(task.val[0][0], again.val[0][0])
+    other = load_task(name, shots=shots, seed=1, img_size=32)
+    assert len(task.test) == len(other.test)  # the test set does not depend on the seed
+
+
+def make_vtab(root: Path, n_per_class: int = 6, classes: int = 3) -> Path:
+    base = root / "eurosat"
+    names = [f"images/{c}_{i}.png" for c in range(classes) for i in range(n_per_class)]
+    write_images(base, names)
+    lines = [f"{n} {n.split('/')[1].split('_')[0]}" for n in names]
+    (base / "train800val200.txt").write_text("\n".join(lines) + "\n")
+    (base / "test.txt").write_text("\n".join(lines[::2]) + "\n")
+    return root
+
+
+def test_vtab_loader(tmp_path):
+    task = load_task("vtab:eurosat", shots=2, seed=0, root=make_vtab(tmp_path), img_size=16)
+    assert (len(task.train), len(task.val), len(task.test)) == (6, 6, 9)
+    assert not set(task.train.paths) & set(task.val.paths)
+    assert task.train[0][0].shape == (3, 16, 16)
+
+
+def test_medfmc_loader_multilabel(tmp_path):
+    images = tmp_path / "MedFMC_train" / "endo" / "images"
+    anns = tmp_path / "data_anns" / "MedFMC" / "endo"
+    anns.mkdir(parents=True)
+    write_images(images, [f"e{i}.png" for i in range(6)])
+    (anns / "endo_1-shot_train_exp1.txt").write_text("e0.png 1,0,0,0\ne1.png 0,1,1,0\ne2.png 0,0,0,1\n")
+    (anns / "endo_1-shot_val_exp1.txt").write_text("e3.png 1,1,0,0\ne4.png 0,0,1,1\n")
+    (anns / "test_WithLabel.txt").write_text("e5.png 0,0,1,0\n")
+    task = load_task("medfmc:endo", shots=1, root=tmp_path, img_size=16)
+    assert task.multilabel and task.class_names == ["ulcer", "erosion", "polyp", "tumor"]
+    x, y = task.train[1]
+    assert y.tolist() == [0.0, 1.0, 1.0, 0.0] and y.dtype == torch.float32
+
+
+def test_medmnist_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 40), ("val", 10), ("test", 12)):
+        arrays[f"{split}_images"] = rng.integers(0, 255, (n, 28, 28, 3), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, 4, (n, 1))
+    np.savez(tmp_path / "bloodmnist.npz", **arrays)
+    task = load_task("medmnist:bloodmnist", shots=2, seed=0, root=tmp_path, img_size=28)
+    assert task.num_classes == 4 and len(task.train) == 8 and len(task.test) == 12
+    np.savez(tmp_path / "broken.npz", images=arrays["train_images"])
+    with pytest.raises(S.SrLoraError, match="not a MedMNIST file"):
+        load_task("medmnist:broken", shots=2, root=tmp_path)
+
+
+def test_imagefolder(tmp_path):
+    write_images(tmp_path / "tree", [f"{c}/{i}.png" for c in ("cat", "dog") for i in range(8)])
+    task = load_task("imagefolder", shots=2, seed=3, root=tmp_path / "tree", img_size=16)
+    assert task.class_names == ["cat", "dog"] and len(task.train) == 4 and len(task.test) == 5
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("a.png\n", r"list.txt:1: expected 'relative/path label'"),
+        ("a.png 0\nb.png x\n", r"list.txt:2: label 'x' is not an integer"),
+        ("a.png 7\n", r"list.txt:1: label 7 is out of range for 3 classes"),
+        ("\n", "has no entries"),
+    ],
+)
+def test_malformed_list_files(tmp_path, content, match):
+    (tmp_path / "list.txt").write_text(content)
+    with pytest.raises(S.SrLoraError, match=match):
+        read_list(tmp_path / "list.txt", num_classes=3)
+
+
+def test_data_errors(tmp_path):
+    with pytest.raises(S.SrLoraError, match="VTAB-1k eurosat folder .* is missing"):
+        load_task("vtab:eurosat", root=tmp_path)
+    with pytest.raises(S.SrLoraError, match="pass root="):
+        load_task("vtab:eurosat")
+    with pytest.raises(S.SrLoraError, match="unknown task"):
+        load_task("imagenet", root=tmp_path)
+    root = make_vtab(tmp_path)
+    (root / "eurosat" / "test.txt").unlink()
+    with pytest.raises(S.SrLoraError, match="test.txt is missing"):
+        load_task("vtab:eurosat", shots=1, root=root)
+    (root / "eurosat" / "test.txt").write_text("images/0_0.png 0\n")
+    (root / "eurosat" / "images" / "0_0.png").write_bytes(b"not a png")
+    task = load_task("vtab:eurosat", shots=1, root=root, img_size=16)
+    with pytest.raises(S.SrLoraError, match="0_0.png does not decode"):
+        task.test[0]
+    with pytest.raises(S.SrLoraError, match="could not download|place"):
+        load_task("eurosat", root=tmp_path / "nowhere")

@@ -1,0 +1,71 @@
+import math
+
+import numpy as np
+import pytest
+
+import srlora_utils as S
+from srlora_utils.metrics import classification_metrics
+from srlora_utils.records import read_records
+from srlora_utils.sweeps import run_sweep, summary_table
+from srlora_utils.training import TrainConfig, train
+
+QUICK = dict(task="digits", shots=1, img_size=28, epochs=2, batch_size=4, warmup_iters=2)
+
+
+def test_metrics_known_values():
+    scores = np.array([[2.0, 0.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
+    m = classification_metrics(scores, np.array([0, 1, 0, 1]), multilabel=False)
+    assert m == {"accuracy": 100.0, "macro_f1": 100.0, "AUC": 100.0}
+    m = classification_metrics(scores, np.array([1, 0, 0, 1]), multilabel=False)
+    assert m["accuracy"] == 50.0
+    ml = classification_metrics(
+        np.array([[3.0, -3.0], [-3.0, 3.0], [3.0, 3.0]]), np.array([[1, 0], [0, 1], [1, 1]]), True
+    )
+    assert ml["mAP"] == pytest.approx(100.0) and ml["AUC"] == pytest.approx(100.0)
+
+
+def test_train_record_resume_and_determinism(tmp_path):
+    records = tmp_path / "runs.jsonl"
+    cfg = TrainConfig(method="srlora_budget", seed=3, **QUICK)
+    rec = train(cfg, records=str(records), progress=False)
+    assert rec["standin"] and rec["task"] == "digits (stand-in)"
+    assert set(rec["test"]) == {"accuracy", "macro_f1"} and 0 <= rec["test"]["accuracy"] <= 100
+    assert rec["trainable_params"] == rec["lora_params"] + 10 * 384 + 10
+    assert rec["lora_params"] <= 8 * 36 * 768  # the budget rule never exceeds LoRA r=8's count
+    assert 1 <= rec["best_epoch"] <= 2 and len(rec["history"]) == 2
+    again = train(cfg, records=str(records), progress=False)  # resumed: read back, not re-run
+    assert again == rec and len(read_records(records)) == 1
+    forced = train(cfg, records=str(records), force=True, progress=False)
+    assert forced["test"] == rec["test"] and forced["history"] == rec["history"]  # same seed, same numbers
+    assert len(read_records(records)) == 2
+
+
+@pytest.mark.parametrize("method", ["linear_probe", "full_ft", "lora", "srlora"])
+def test_every_method_trains(method):
+    rec = train(TrainConfig(method=method, **QUICK), progress=False)
+    assert all(math.isfinite(h["train_loss"]) for h in rec["history"])
+    n_head = 10 * 384 + 10
+    if method == "linear_probe":
+        assert rec["trainable_params"] == n_head
+    elif method == "full_ft":
+        assert rec["trainable_params"] > 20_000_000
+    else:
+        assert rec["trainable_params"] == rec["lora_params"] + n_head
+
+
+def test_sweep_summary(tmp_path):
+    runs = run_sweep(
+        TrainConfig(epochs=1, **{k: v for k, v in QUICK.items() if k != "epochs"}),
+        methods=["linear_probe", "lora"],
+        seeds=[0, 1],
+        records=str(tmp_path / "r.jsonl"),
+        progress=False,
+    )
+    table = summary_table(runs)
+    assert list(table.index.get_level_values("method")) == ["linear_probe", "lora"]
+    assert (table["seeds"] == 2).all() and "accuracy mean" in table and "accuracy std" in table
+
+
+def test_training_errors():
+    with pytest.raises(S.SrLoraError, match="unknown method"):
+        train(TrainConfig(method="adalora", **QUICK), progress=False)
