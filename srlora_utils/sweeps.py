@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .training import TrainConfig, train
 
@@ -18,13 +19,20 @@ def run_sweep(
     records: str | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Train every (shots, method, seed) combination; runs already in ``records`` are read back, not redone."""
+    """Train every (shots, method, seed) combination; runs already in ``records`` are read back, not redone.
+
+    One progress bar over the runs shows the last run's test metric; a summary line ends the sweep.
+    """
+    combos = [(k, m, s) for k in (shots if shots is not None else [base.shots]) for m in methods for s in seeds]
     out = []
-    for k in shots if shots is not None else [base.shots]:
-        for method in methods:
-            for seed in seeds:
-                cfg = dataclasses.replace(base, method=method, seed=seed, shots=k)
-                out.append(train(cfg, records=records, progress=progress))
+    bar = tqdm(combos, desc="sweep", disable=not progress)
+    for k, method, seed in bar:
+        bar.set_postfix_str(f"{method} {k}-shot seed {seed}")
+        rec = train(dataclasses.replace(base, method=method, seed=seed, shots=k), records=records, progress=False)
+        out.append(rec)
+    if progress:
+        total = sum(r["total_s"] for r in out)
+        print(f"sweep: {len(out)} runs, {total:.0f} s of training in all")
     return out
 
 
@@ -55,3 +63,29 @@ def summary_table(runs: list[dict]) -> pd.DataFrame:
     table["trainable_params"] = grouped["trainable_params"].first()
     table["step_ms"] = grouped["step_ms"].median()
     return table
+
+
+def describe_comparison(summary: pd.DataFrame, metric: str) -> str:
+    """A plain-words reading of a summary table: which method leads and whether seeds can tell them apart."""
+    means, stds = summary[f"{metric} mean"], summary[f"{metric} std"].fillna(0.0)
+    order = means.sort_values(ascending=False).index
+    best, second = order[0], order[1]
+    gap = means[best] - means[second]
+    noise = stds[best] + stds[second]
+    seeds = int(summary["seeds"].min())
+    verdict = (
+        "larger than the two standard deviations together, so this set of seeds separates them"
+        if gap > noise
+        else "within the spread across seeds, so these runs cannot tell them apart"
+    )
+    lines = [
+        f"Best mean test {metric}: {best[2]} ({means[best]:.1f}%), ahead of {second[2]} ({means[second]:.1f}%) by "
+        f"{gap:.1f} points; that gap is {verdict} ({seeds} seeds).",
+    ]
+    for key in ("srlora", "srlora_budget", "lora"):
+        rows = [i for i in summary.index if i[2] == key]
+        if rows:
+            r = rows[0]
+            lines.append(f"{key}: {means[r]:.1f} ± {stds[r]:.1f}% with {int(summary.loc[r, 'trainable_params']):,} "
+                         "trainable parameters.")  # fmt: skip
+    return "\n".join(lines)

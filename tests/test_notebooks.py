@@ -10,6 +10,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMETERS = {
     "01_stable_rank_theory.ipynb": {"random_size": 128, "seed": 1},
     "02_rank_allocation.ipynb": {"r": 4, "target": "qv_separate"},
+    "03_medical_fewshot.ipynb": {"seeds": [3], "epochs": 1, "methods": ["linear_probe", "srlora"], "shots": [2]},
+    "04_remote_sensing_fewshot.ipynb": {"seeds": [3], "epochs": 1, "methods": ["lora", "srlora_budget"]},
 }
 
 
