@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import math
 import platform
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -154,7 +155,11 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         "allocation_s": alloc_s,
         "step_s_median": float(np.median(step_times)),
         "total_s": time.perf_counter() - t0,
-        "peak_memory_mb": (torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda" else None,
+        # CUDA: peak tensor memory of this run. CPU: the process's peak resident memory so far (an upper bound).
+        "peak_memory_mb": (torch.cuda.max_memory_allocated(device) / 2**20)
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_max_rss",
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "history": history,

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,5 +44,22 @@ def test_bad_arguments_exit_2_with_one_line(argv, message):
 
 
 def test_console_script_is_installed():
-    proc = subprocess.run(["srlora", "allocate", "--help"], capture_output=True, text=True)
+    script = Path(sys.executable).parent / "srlora"  # the venv's bin/, whether or not it is on PATH
+    proc = subprocess.run([str(script), "allocate", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "--target" in proc.stdout
+
+
+def test_train_command_appends_a_record(tmp_path, capsys):
+    records = tmp_path / "runs.jsonl"
+    argv = ["train", "--task", "lfw", "--method", "lora", "--shots", "1", "--epochs", "1", "--img-size", "28",
+            "--records", str(records)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "lfw (stand-in) | lora | 1-shot seed 0" in out and "test: accuracy" in out
+    assert len(records.read_text().splitlines()) == 1
+
+
+def test_train_command_rejects_unknown_method():
+    proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "train", "--method", "adalora"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "invalid choice: 'adalora'" in proc.stderr

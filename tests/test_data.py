@@ -135,5 +135,7 @@ def test_data_errors(tmp_path):
     task = load_task("vtab:eurosat", shots=1, root=root, img_size=16)
     with pytest.raises(S.SrLoraError, match="0_0.png does not decode"):
         task.test[0]
+    with pytest.raises(S.SrLoraError, match="dermamnist.npz is missing|could not download MedMNIST"):
+        load_task("medmnist:dermamnist", root=tmp_path / "none")
     with pytest.raises(S.SrLoraError, match="could not be downloaded .*unzip EuroSAT.zip"):
         load_task("eurosat", root=tmp_path / "nowhere")

@@ -33,6 +33,7 @@ def test_train_record_resume_and_determinism(tmp_path):
     assert rec["trainable_params"] == rec["lora_params"] + 10 * 384 + 10
     assert rec["lora_params"] <= 8 * 36 * 768  # the budget rule never exceeds LoRA r=8's count
     assert 1 <= rec["best_epoch"] <= 2 and len(rec["history"]) == 2
+    assert rec["peak_memory_mb"] > 0 and rec["step_s_median"] > 0 and rec["versions"]["torch"]
     again = train(cfg, records=str(records), progress=False)  # resumed: read back, not re-run
     assert again == rec and len(read_records(records)) == 1
     forced = train(cfg, records=str(records), force=True, progress=False)
