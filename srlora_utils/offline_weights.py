@@ -132,7 +132,7 @@ def convert_onnx_to_timm(path: Path) -> dict[str, torch.Tensor]:
     if len(cls_pos) != 1 or len(patch_pos) != 1:
         raise BackboneUnavailableError(f"unexpected layout in {path}: cannot find the position embeddings")
     sd["pos_embed"] = np.concatenate([inits[cls_pos[0]], inits[patch_pos[0]]], axis=1)
-    return {k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in sd.items()}
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32, order="C", copy=True)) for k, v in sd.items()}
 
 
 def offline_state_dict() -> tuple[dict[str, torch.Tensor], Path]:

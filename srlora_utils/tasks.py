@@ -42,8 +42,8 @@ def _split_pool(labels: np.ndarray, shots: int, seed: int, multilabel: bool = Fa
 
 
 def _array_task(name, images, labels, test_images, test_labels, classes, shots, seed, img_size, **kw) -> FewShotTask:
-    train_idx, val_idx = _split_pool(labels, shots, seed, kw.get("multilabel", False))
     ml = kw.pop("multilabel", False)
+    train_idx, val_idx = _split_pool(labels, shots, seed, ml)
     return FewShotTask(
         name=name,
         train=ArrayImageDataset(images[train_idx], labels[train_idx], make_transform(img_size, True), ml),

@@ -88,6 +88,19 @@ def test_backbone_errors(monkeypatch, tmp_path):
         S.load_backbone("vit_base_patch16_384.augreg_in21k_ft_in1k")
 
 
+@pytest.mark.slow
+def test_conversion_from_onnx_on_a_fresh_cache(monkeypatch, tmp_path):
+    """What a fresh machine does once: read the ONNX file, check it, convert, cache atomically."""
+    _, existing = ow.offline_state_dict()
+    monkeypatch.setenv("SRLORA_CACHE", str(tmp_path))
+    fresh, cached = ow.offline_state_dict()
+    assert cached.parent == tmp_path and cached.is_file() and [p.name for p in tmp_path.iterdir()] == [cached.name]
+    from safetensors.torch import load_file
+
+    old = load_file(str(existing))
+    assert fresh.keys() == old.keys() and all(torch.equal(fresh[k], old[k]) for k in old)
+
+
 def test_missing_or_corrupt_offline_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("SRLORA_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(ow.importlib.util, "find_spec", lambda name: None)
