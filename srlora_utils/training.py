@@ -132,7 +132,7 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         history.append(
             {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
         )
-        if val[metric] > best:  # model selection on the validation split only
+        if best_state is None or val[metric] > best:  # model selection on the validation split only
             best = val[metric]
             best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
