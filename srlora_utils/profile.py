@@ -10,7 +10,7 @@ from torch import nn
 
 from .errors import SrLoraError
 from .qkv import SplitQKV, is_split
-from .spectral import Method, as_matrix, frobenius_sq, spectral_summary, top_singular_value
+from .spectral import Method, fast_summary, spectral_summary
 
 Target = Literal["official", "qv_separate", "qkv", "all_linear"]
 TARGETS: tuple[str, ...] = ("official", "qv_separate", "qkv", "all_linear")
@@ -33,11 +33,7 @@ def _measure(weight: torch.Tensor, method: Method) -> dict[str, float]:
     if method == "exact":
         return spectral_summary(weight)
     if method == "fast":
-        w = as_matrix(weight, torch.float64)
-        sigma1 = top_singular_value(w)
-        fro = frobenius_sq(w)
-        srank = max(1.0, min(fro / sigma1**2, float(min(w.shape))))
-        return {"spectral_norm": sigma1, "frobenius_sq": fro, "stable_rank": srank, "effective_rank": float("nan")}
+        return {**fast_summary(weight), "effective_rank": float("nan")}
     raise SrLoraError(f"unknown method {method!r}: use 'exact' or 'fast'")
 
 

@@ -60,12 +60,6 @@ def singular_values(weight: torch.Tensor | np.ndarray, dtype: torch.dtype = torc
     return torch.linalg.svdvals(as_matrix(weight, dtype))
 
 
-def frobenius_sq(weight: torch.Tensor | np.ndarray) -> float:
-    """Squared Frobenius norm, accumulated in float64."""
-    w = as_matrix(weight, torch.float64)
-    return float(torch.sum(w * w))
-
-
 def top_singular_value(
     weight: torch.Tensor | np.ndarray,
     rtol: float = FAST_RTOL,
@@ -102,16 +96,23 @@ def top_singular_value(
     return est
 
 
+def fast_summary(weight: torch.Tensor | np.ndarray) -> dict[str, float]:
+    """Spectral norm (power iteration), squared Frobenius norm and stable rank, without an SVD."""
+    w = as_matrix(weight, torch.float64)
+    sigma1 = top_singular_value(w)
+    fro_sq = float(torch.sum(w * w))
+    # sigma1 is a lower bound: clip so the estimate stays inside the theoretical range [1, min(m, n)].
+    srank = max(1.0, min(fro_sq / (sigma1 * sigma1), float(min(w.shape))))
+    return {"spectral_norm": sigma1, "frobenius_sq": fro_sq, "stable_rank": srank}
+
+
 def stable_rank(weight: torch.Tensor | np.ndarray, method: Method = "exact") -> float:
     """Stable rank ``||W||_F^2 / ||W||_2^2`` (in ``[1, rank(W)]``), exact (SVD, float64) or fast (power iteration)."""
     if method == "exact":
         s = singular_values(weight, torch.float64)
         return float(torch.sum(s * s) / (s[0] * s[0]))
     if method == "fast":
-        sigma1 = top_singular_value(weight)
-        # sigma1 is a lower bound: clip so the estimate stays inside the theoretical range.
-        w = as_matrix(weight, torch.float64)
-        return max(1.0, min(frobenius_sq(w) / (sigma1 * sigma1), float(min(w.shape))))
+        return fast_summary(weight)["stable_rank"]
     raise SrLoraError(f"unknown method {method!r}: use 'exact' or 'fast'")
 
 
