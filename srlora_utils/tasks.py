@@ -43,10 +43,13 @@ def _split_pool(labels: np.ndarray, shots: int, seed: int, multilabel: bool = Fa
 
 def _array_task(name, images, labels, test_images, test_labels, classes, shots, seed, img_size, **kw) -> FewShotTask:
     ml = kw.pop("multilabel", False)
+    augment = kw.pop("augment", "official")
     train_idx, val_idx = _split_pool(labels, shots, seed, ml)
     return FewShotTask(
         name=name,
-        train=ArrayImageDataset(images[train_idx], labels[train_idx], make_transform(img_size, True), ml),
+        train=ArrayImageDataset(
+            images[train_idx], labels[train_idx], make_transform(img_size, True, augment=augment), ml
+        ),
         val=ArrayImageDataset(images[val_idx], labels[val_idx], make_transform(img_size, False), ml),
         test=ArrayImageDataset(test_images, test_labels, make_transform(img_size, False), ml),
         class_names=classes, multilabel=ml, shots=shots, seed=seed, **kw,
@@ -60,7 +63,7 @@ def _fixed_holdout(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def load_digits_standin(shots: int, seed: int, img_size: int) -> FewShotTask:
+def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
     """scikit-learn's 8x8 handwritten digits as a stand-in with a large gap from natural images."""
     from sklearn.datasets import load_digits
 
@@ -69,12 +72,12 @@ def load_digits_standin(shots: int, seed: int, img_size: int) -> FewShotTask:
     pool, test = _fixed_holdout(len(images), 0.5)
     return _array_task(
         "digits", images[pool], d.target[pool], images[test], d.target[test], [str(i) for i in range(10)],
-        shots, seed, img_size, standin=True,
+        shots, seed, img_size, standin=True, augment=augment,
         description="scikit-learn digits (8x8 grey, 10 classes): stand-in for a large-gap task, not medical data",
     )  # fmt: skip
 
 
-def load_lfw_standin(shots: int, seed: int, img_size: int) -> FewShotTask:
+def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
     """scikit-image's LFW subset (25x25 faces vs non-faces) as a stand-in with a small gap."""
     from skimage.data import lfw_subset
 
@@ -84,7 +87,8 @@ def load_lfw_standin(shots: int, seed: int, img_size: int) -> FewShotTask:
     pool, test = _fixed_holdout(len(images), 0.5)
     return _array_task(
         "lfw", images[pool], labels[pool], images[test], labels[test], ["non-face", "face"], shots, seed, img_size,
-        standin=True, description="scikit-image LFW subset (faces vs non-faces): stand-in for a small-gap task",
+        standin=True, augment=augment,
+        description="scikit-image LFW subset (faces vs non-faces): stand-in for a small-gap task",
     )  # fmt: skip
 
 
@@ -94,14 +98,14 @@ def _need_dir(path: Path, what: str) -> Path:
     return path
 
 
-def load_vtab(task: str, root: Path, shots: int, seed: int, img_size: int) -> FewShotTask:
+def load_vtab(task: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
     """A VTAB-1k task from ``root/<task>/`` with ``train800val200.txt`` and ``test.txt`` (``path label`` lines)."""
     base = _need_dir(Path(root) / task, f"VTAB-1k {task}")
     paths, labels = read_list(base / "train800val200.txt")
     test_paths, test_labels = read_list(base / "test.txt")
     n_cls = int(max(labels.max(), test_labels.max())) + 1
     classes = EUROSAT_CLASSES if task.lower() == "eurosat" and n_cls == 10 else [f"class {i}" for i in range(n_cls)]
-    full = ImageListDataset(base, paths, labels, make_transform(img_size, True))
+    full = ImageListDataset(base, paths, labels, make_transform(img_size, True, augment=augment))
     train_idx, val_idx = _split_pool(labels, shots, seed)
     return FewShotTask(
         name=f"vtab-{task}", train=full.subset(train_idx), val=full.subset(val_idx, make_transform(img_size, False)),
@@ -111,7 +115,7 @@ def load_vtab(task: str, root: Path, shots: int, seed: int, img_size: int) -> Fe
     )  # fmt: skip
 
 
-def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int) -> FewShotTask:
+def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int, augment: str = "official") -> FewShotTask:
     """MedFMC ``chest``/``colon``/``endo`` in the challenge layout under ``root``.
 
     ``root/MedFMC_train/<task>/images/`` and ``root/data_anns/MedFMC/<task>/`` holding
@@ -125,7 +129,7 @@ def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int) -> F
 
     def part(file: str, train: bool) -> ImageListDataset:
         paths, labels = read_list(anns / file, len(classes), ml)
-        return ImageListDataset(images, paths, labels, make_transform(img_size, train), ml)
+        return ImageListDataset(images, paths, labels, make_transform(img_size, train, augment=augment), ml)
 
     return FewShotTask(
         name=f"medfmc-{task}", train=part(f"{task}_{shots}-shot_train_exp{exp}.txt", True),
@@ -135,7 +139,9 @@ def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int) -> F
     )  # fmt: skip
 
 
-def load_medmnist(flag: str, root: Path | None, shots: int, seed: int, img_size: int, size: int = 28) -> FewShotTask:
+def load_medmnist(
+    flag: str, root: Path | None, shots: int, seed: int, img_size: int, augment: str = "official", size: int = 28
+) -> FewShotTask:
     """A MedMNIST dataset from ``root/<flag>[_<size>].npz``, or downloaded by the ``medmnist`` package when online."""
     root = Path(root) if root is not None else Path("data") / "medmnist"
     candidates = [root / f"{flag}_{size}.npz", root / f"{flag}.npz"] if size != 28 else [root / f"{flag}.npz"]
@@ -177,11 +183,13 @@ def load_medmnist(flag: str, root: Path | None, shots: int, seed: int, img_size:
     pool_lbls = squeeze(np.concatenate([data["train_labels"], data.get("val_labels", data["train_labels"][:0])]))
     return _array_task(
         f"medmnist-{flag}", pool_imgs, pool_lbls, data["test_images"], squeeze(data["test_labels"]), classes,
-        shots, seed, img_size, multilabel=multilabel, description=f"MedMNIST {flag} ({size} px)",
+        shots, seed, img_size, multilabel=multilabel, augment=augment, description=f"MedMNIST {flag} ({size} px)",
     )  # fmt: skip
 
 
-def load_imagefolder(root: Path, shots: int, seed: int, img_size: int, test_fraction: float = 0.3) -> FewShotTask:
+def load_imagefolder(
+    root: Path, shots: int, seed: int, img_size: int, augment: str = "official", test_fraction: float = 0.3
+) -> FewShotTask:
     """Any ``root/<class>/<image>`` tree; a fixed ``test_fraction`` is held out independently of ``seed``."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
@@ -191,7 +199,7 @@ def load_imagefolder(root: Path, shots: int, seed: int, img_size: int, test_frac
     paths = [str(Path(p).relative_to(root)) for p, _ in samples]
     labels = np.array([y for _, y in samples])
     pool, test = _fixed_holdout(len(paths), test_fraction)
-    full = ImageListDataset(root, paths, labels, make_transform(img_size, True))
+    full = ImageListDataset(root, paths, labels, make_transform(img_size, True, augment=augment))
     train_idx, val_idx = _split_pool(labels[pool], shots, seed)
     return FewShotTask(
         name=f"imagefolder-{root.name}", train=full.subset(pool[train_idx]),
@@ -201,7 +209,7 @@ def load_imagefolder(root: Path, shots: int, seed: int, img_size: int, test_frac
     )  # fmt: skip
 
 
-def load_eurosat(root: Path | None, shots: int, seed: int, img_size: int) -> FewShotTask:
+def load_eurosat(root: Path | None, shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
     """EuroSAT RGB: a local ``root/eurosat/2750/<class>/`` tree, or torchvision's download when online."""
     root = Path(root) if root is not None else Path("data")
     tree = root / "eurosat" / "2750"
@@ -215,33 +223,40 @@ def load_eurosat(root: Path | None, shots: int, seed: int, img_size: int) -> Few
                 f"EuroSAT is not in {tree} and could not be downloaded ({err.__class__.__name__}): "
                 f"unzip EuroSAT.zip (RGB) so that {tree}/<class>/*.jpg exist"
             ) from None
-    task = load_imagefolder(tree, shots, seed, img_size)
+    task = load_imagefolder(tree, shots, seed, img_size, augment)
     task.name, task.description = "eurosat", "EuroSAT RGB (10 land-use classes), fixed 30% test hold-out"
     return task
 
 
 def load_task(
-    name: str, shots: int = 5, seed: int = 0, root: str | Path | None = None, img_size: int = 224, **kwargs
+    name: str,
+    shots: int = 5,
+    seed: int = 0,
+    root: str | Path | None = None,
+    img_size: int = 224,
+    augment: str = "official",
+    **kwargs,
 ) -> FewShotTask:
     """A few-shot task by name: ``digits``/``lfw`` (stand-ins), ``vtab:<task>``, ``medfmc:<chest|colon|endo>``,
-    ``medmnist:<flag>``, ``eurosat`` or ``imagefolder`` (``root`` is the tree)."""
+    ``medmnist:<flag>``, ``eurosat`` or ``imagefolder`` (``root`` is the tree). ``augment`` names the
+    training augmentation (:data:`~srlora_utils.image_data.AUGMENTATIONS`)."""
     kind, _, sub = name.partition(":")
     if kind == "digits":
-        return load_digits_standin(shots, seed, img_size)
+        return load_digits_standin(shots, seed, img_size, augment)
     if kind == "lfw":
-        return load_lfw_standin(shots, seed, img_size)
+        return load_lfw_standin(shots, seed, img_size, augment)
     if kind == "medmnist":
-        return load_medmnist(sub, root and Path(root), shots, seed, img_size, **kwargs)
+        return load_medmnist(sub, root and Path(root), shots, seed, img_size, augment, **kwargs)
     if kind == "eurosat":
-        return load_eurosat(root and Path(root), shots, seed, img_size)
+        return load_eurosat(root and Path(root), shots, seed, img_size, augment)
     if root is None:
         raise SrLoraError(f"task {name!r} reads local data: pass root=<folder> (see data/README.md)")
     if kind == "vtab":
-        return load_vtab(sub, Path(root), shots, seed, img_size)
+        return load_vtab(sub, Path(root), shots, seed, img_size, augment)
     if kind == "medfmc":
-        return load_medfmc(sub, Path(root), shots, kwargs.get("exp", 1), img_size)
+        return load_medfmc(sub, Path(root), shots, kwargs.get("exp", 1), img_size, augment)
     if kind == "imagefolder":
-        return load_imagefolder(Path(root), shots, seed, img_size)
+        return load_imagefolder(Path(root), shots, seed, img_size, augment)
     raise SrLoraError(
         f"unknown task {name!r}: use digits, lfw, vtab:<task>, medfmc:<chest|colon|endo>, medmnist:<flag>, "
         "eurosat or imagefolder"

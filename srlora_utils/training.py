@@ -16,17 +16,24 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from .allocation import lora_parameter_count
 from .backbones import load_backbone
 from .errors import SrLoraError
-from .methods import DEFAULT_LR, METHODS, prepare_model
+from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import classification_metrics, selection_metric
+from .nested import EVAL_RANKS
 from .records import append_record, find_record, run_key
 from .tasks import load_task
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines one run. ``lr=None`` takes the method's official default."""
+    """Everything that defines one run. ``lr=None`` takes the method's official default.
+
+    ``augment``: training augmentation (``official``, ``mild`` or ``none``); ``scaling``: LoRA update scale
+    (``paper``: 1/r, ``rslora``: 1/sqrt(r)); ``eval_rank``: ``full``, or ``random`` for nested methods to
+    select and test as the official code does (a random rank at evaluation).
+    """
 
     task: str = "digits"
     method: str = "srlora"
@@ -34,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     backbone: str | None = None
     img_size: int = 56
+    augment: str = "official"
     epochs: int = 20
     batch_size: int = 4
     lr: float | None = None
@@ -41,12 +49,14 @@ class TrainConfig:
     warmup_iters: int = 20
     grad_clip: float = 1.0
     r: int = 8
+    scaling: str = "paper"
+    eval_rank: str = "full"
     root: str | None = None
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
     def resolved_lr(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+        return self.lr if self.lr is not None else get_spec(self.method).lr
 
 
 def _device(name: str) -> torch.device:
@@ -55,17 +65,25 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def _loss_fn(multilabel: bool) -> nn.Module:
     return nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
 
 
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device) -> dict[str, float]:
-    """Task metrics of ``model`` on ``loader`` (full-rank adapters: no rank sampling at evaluation)."""
+    """Task metrics of ``model`` on ``loader`` in eval mode (nested adapters at full rank unless told otherwise)."""
     model.eval()
     scores, targets = [], []
     for x, y in loader:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with _autocast(device):
             out = model(x.to(device))
         scores.append(out.float().cpu().numpy())
         targets.append(y.numpy())
@@ -79,10 +97,81 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _check(cfg: TrainConfig) -> None:
+    get_spec(cfg.method)
+    if cfg.eval_rank not in EVAL_RANKS:
+        raise SrLoraError(f"unknown eval_rank {cfg.eval_rank!r}: use one of {', '.join(EVAL_RANKS)}")
+    if cfg.eval_rank == "random" and not get_spec(cfg.method).nested:
+        raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {cfg.method!r}")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise SrLoraError(f"epochs={cfg.epochs} and batch_size={cfg.batch_size} must be at least 1")
+
+
+def _fit(
+    adapted: AdaptedModel, cfg: TrainConfig, loaders: dict, multilabel: bool, device: torch.device, progress: bool
+) -> tuple[list[dict], dict, int, float, list[float]]:
+    """Train for ``cfg.epochs``; returns history, the best epoch's trainable state, its epoch and metric, step times.
+
+    The best epoch is chosen on the validation split only, among epochs the method allows (AdaLoRA: once
+    its rank budget is final).
+    """
+    model = adapted.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.resolved_lr(), weight_decay=cfg.weight_decay)
+    total = cfg.epochs * len(loaders["train"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, total, cfg.warmup_iters))
+    loss_fn, metric = _loss_fn(multilabel), selection_metric(multilabel)
+    history, best, best_state, best_epoch, step_times, step = [], -math.inf, None, 0, [], 0
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.method} seed {cfg.seed}", disable=not progress)
+    for epoch in bar:
+        model.train()
+        losses = []
+        for x, y in loaders["train"]:
+            ts = time.perf_counter()
+            with _autocast(device):
+                loss = loss_fn(model(x.to(device)).float(), y.to(device))
+                if adapted.regulariser is not None:
+                    loss = loss + adapted.regulariser()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            if adapted.after_step is not None:
+                adapted.after_step(step)
+            losses.append(loss.item())
+            step_times.append(time.perf_counter() - ts)
+        val = evaluate(model, loaders["val"], multilabel, device)
+        history.append(
+            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
+        )
+        selectable = step >= adapted.selectable_from_step
+        if selectable and (best_state is None or val[metric] > best):  # model selection on validation only
+            best, best_epoch = val[metric], epoch + 1
+            best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
+    return history, best_state, best_epoch, best, step_times
+
+
+def _init_loader(task) -> DataLoader:
+    """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
+    plain = copy.copy(task.train)
+    plain.transform = task.val.transform
+    return DataLoader(plain, batch_size=min(64, len(plain)), drop_last=True)
+
+
+def _peak_memory(device: torch.device) -> tuple[float, str]:
+    """CUDA: peak tensor memory of this run. CPU: the process's peak resident memory so far (an upper bound)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+
+
 def train(cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True) -> dict:
     """Run one experiment (or return its existing record from ``records`` unless ``force``)."""
-    if cfg.method not in METHODS:
-        raise SrLoraError(f"unknown method {cfg.method!r}: use one of {', '.join(METHODS)}")
+    _check(cfg)
     config = dataclasses.asdict(cfg)
     key = run_key(config)
     if records and not force:
@@ -92,74 +181,56 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     device = _device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size)
+    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment)
     backbone = load_backbone(cfg.backbone, num_classes=task.num_classes, img_size=cfg.img_size, seed=cfg.seed)
-    t_alloc = time.perf_counter()
-    model, info = prepare_model(backbone, cfg.method, cfg.r)
-    alloc_s = time.perf_counter() - t_alloc
-    model.to(device)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    train_loader = DataLoader(task.train, batch_size=cfg.batch_size, shuffle=True, generator=gen)
-    val_loader = DataLoader(task.val, batch_size=64)
-    test_loader = DataLoader(task.test, batch_size=64)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.resolved_lr(), weight_decay=cfg.weight_decay)
-    total = cfg.epochs * len(train_loader)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, total, cfg.warmup_iters))
-    loss_fn = _loss_fn(task.multilabel)
-    metric = selection_metric(task.multilabel)
+    loaders = {
+        "train": DataLoader(
+            task.train, cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed)
+        ),
+        "val": DataLoader(task.val, batch_size=64),
+        "test": DataLoader(task.test, batch_size=64),
+    }
+    ctx = MethodContext(
+        r=cfg.r, seed=cfg.seed, total_steps=cfg.epochs * len(loaders["train"]), scaling=cfg.scaling,
+        eval_rank=cfg.eval_rank, init_loader=_init_loader(task),
+    )  # fmt: skip
+    adapted = prepare_method(backbone, cfg.method, ctx)
+    model = adapted.model.to(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    history, best, best_state, step_times = [], -math.inf, None, []
     t0 = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=f"{cfg.method} {task.display_name} seed {cfg.seed}", disable=not progress)
-    for epoch in bar:
-        model.train()
-        losses = []
-        for x, y in train_loader:
-            ts = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = loss_fn(model(x.to(device)).float(), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            step_times.append(time.perf_counter() - ts)
-        val = evaluate(model, val_loader, task.multilabel, device)
-        history.append(
-            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
-        )
-        if best_state is None or val[metric] > best:  # model selection on the validation split only
-            best = val[metric]
-            best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
+    history, best_state, best_epoch, best, step_times = _fit(adapted, cfg, loaders, task.multilabel, device, progress)
     names = dict(model.named_parameters())
     with torch.no_grad():
         for n, v in best_state.items():
             names[n].copy_(v.to(device))
-    test = evaluate(model, test_loader, task.multilabel, device)
+    test = evaluate(model, loaders["test"], task.multilabel, device)
+    extra = {}
+    if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
+        adapted.sampler.eval_rank = "random"
+        adapted.sampler.reseed(cfg.seed + 2)
+        extra["test_random_rank"] = evaluate(model, loaders["test"], task.multilabel, device)
+        adapted.sampler.eval_rank = "full"
+    ranks = adapted.ranks()
+    peak, peak_kind = _peak_memory(device)
     record = {
         "key": key,
         "config": config,
         "task": task.display_name,
         "standin": task.standin,
         "num_classes": task.num_classes,
-        "best_epoch": 1 + max(range(len(history)), key=lambda i: history[i][f"val_{metric}"]),
-        "val": {metric: best},
+        "best_epoch": best_epoch,
+        "val": {selection_metric(task.multilabel): best},
         "test": test,
-        "trainable_params": info["trainable_params"],
-        "lora_params": info.get("lora_params", 0),
-        "allocation_s": alloc_s,
+        **extra,
+        "trainable_params": adapted.info["trainable_params"],
+        "ranks": ranks,
+        "lora_params": lora_parameter_count(ranks, backbone) if ranks else 0,
+        "init_s": adapted.info["init_s"],
         "step_s_median": float(np.median(step_times)),
         "total_s": time.perf_counter() - t0,
-        # CUDA: peak tensor memory of this run. CPU: the process's peak resident memory so far (an upper bound).
-        "peak_memory_mb": (torch.cuda.max_memory_allocated(device) / 2**20)
-        if device.type == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_memory_kind": "cuda_allocated" if device.type == "cuda" else "process_max_rss",
+        "peak_memory_mb": peak,
+        "peak_memory_kind": peak_kind,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "history": history,

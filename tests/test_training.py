@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import srlora_utils as S
+from srlora_utils.methods import METHODS, get_spec
 from srlora_utils.metrics import classification_metrics
 from srlora_utils.records import read_records
 from srlora_utils.sweeps import run_sweep, summary_table
@@ -41,17 +42,33 @@ def test_train_record_resume_and_determinism(tmp_path):
     assert len(read_records(records)) == 2
 
 
-@pytest.mark.parametrize("method", ["linear_probe", "full_ft", "lora", "srlora"])
+LORA_R8 = 8 * 36 * 768  # LoRA r=8 on Q, V and proj of the offline ViT-S/14 (36 matrices of 384x384)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_every_method_trains(method):
     rec = train(TrainConfig(method=method, **QUICK), progress=False)
     assert all(math.isfinite(h["train_loss"]) for h in rec["history"])
+    assert rec["init_s"] > 0 and 0 <= rec["test"]["accuracy"] <= 100
     n_head = 10 * 384 + 10
     if method == "linear_probe":
-        assert rec["trainable_params"] == n_head
+        assert rec["trainable_params"] == n_head and rec["ranks"] == {}
     elif method == "full_ft":
         assert rec["trainable_params"] > 20_000_000
     else:
-        assert rec["trainable_params"] == rec["lora_params"] + n_head
+        ranks = rec["ranks"]
+        assert len(ranks) == 36 and all(r >= 1 for r in ranks.values())
+        assert rec["lora_params"] == sum(ranks.values()) * 768
+        if method not in ("srlora", "srlora_nested"):  # the paper's rule spends 5.6x more
+            assert rec["lora_params"] <= LORA_R8
+        if method in ("lora", "srlora", "srlora_budget", "srlora_shuffled", "dylora", "pissa", "eva"):
+            assert rec["trainable_params"] == rec["lora_params"] + n_head
+    if method == "eva":  # data-driven redistribution: unequal ranks within LoRA r=8's budget
+        assert len(set(rec["ranks"].values())) > 1
+    if get_spec(method).nested:
+        assert set(rec["test_random_rank"]) == set(rec["test"])
+    else:
+        assert "test_random_rank" not in rec
 
 
 def test_sweep_summary(tmp_path):
@@ -69,4 +86,15 @@ def test_sweep_summary(tmp_path):
 
 def test_training_errors():
     with pytest.raises(S.SrLoraError, match="unknown method"):
-        train(TrainConfig(method="adalora", **QUICK), progress=False)
+        train(TrainConfig(method="sora", **QUICK), progress=False)
+    with pytest.raises(S.SrLoraError, match="needs a nested method"):
+        train(TrainConfig(method="lora", eval_rank="random", **QUICK), progress=False)
+    with pytest.raises(S.SrLoraError, match="unknown augmentation"):
+        train(TrainConfig(method="lora", augment="heavy", **QUICK), progress=False)
+
+
+def test_official_random_rank_evaluation_is_an_option():
+    full = train(TrainConfig(method="dylora", **QUICK), progress=False)
+    official = train(TrainConfig(method="dylora", eval_rank="random", **QUICK), progress=False)
+    assert full["history"][0]["train_loss"] == official["history"][0]["train_loss"]  # same training
+    assert "test_random_rank" not in official
