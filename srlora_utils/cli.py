@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
 
-    from .methods import METHODS  # light: no torch model is built at import
+    from .image_data import AUGMENTATIONS
+    from .methods import METHODS, SCALINGS  # light: no torch model is built at import
+    from .nested import EVAL_RANKS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
     t.add_argument(
@@ -105,11 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--backbone", default=None)
     t.add_argument("--img-size", type=int, default=56)
+    t.add_argument("--augment", choices=AUGMENTATIONS, default="official", help="training augmentation (official)")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--batch-size", type=int, default=4)
     t.add_argument("--lr", type=float, default=None, help="default: the method's official learning rate")
     t.add_argument("--weight-decay", type=float, default=0.05)
     t.add_argument("--r", type=int, default=8)
+    t.add_argument("--scaling", choices=SCALINGS, default="paper", help="LoRA scale: paper (1/r) or rslora")
+    t.add_argument(
+        "--eval-rank", choices=EVAL_RANKS, default="full", help="nested methods: full, or random (official code)"
+    )
     t.add_argument("--root", default=None, help="data folder for local datasets")
     t.add_argument("--device", default="auto")
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
@@ -121,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train
 
-    fields = ("task", "method", "shots", "seed", "backbone", "img_size", "epochs", "batch_size", "lr",
-              "weight_decay", "r", "root", "device")  # fmt: skip
+    fields = ("task", "method", "shots", "seed", "backbone", "img_size", "augment", "epochs", "batch_size", "lr",
+              "weight_decay", "r", "scaling", "eval_rank", "root", "device")  # fmt: skip
     cfg = TrainConfig(**{f: getattr(args, f) for f in fields})
     rec = train(cfg, records=args.records, force=args.force)
     metrics = ", ".join(f"{k} {v:.2f}" for k, v in rec["test"].items())

@@ -31,7 +31,9 @@ EUROSAT_CLASSES = [
     "AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
     "Pasture", "PermanentCrop", "Residential", "River", "SeaLake",
 ]  # fmt: skip
-STANDINS = ("digits", "lfw")
+STANDINS = ("digits", "lfw", "textures")
+#: scikit-image images (shipped in the wheel) whose grey-level texture names a class of the ``textures`` stand-in.
+TEXTURE_SOURCES = ("brick", "grass", "gravel", "cell", "immunohistochemistry", "retina")
 
 
 def _split_pool(labels: np.ndarray, shots: int, seed: int, multilabel: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +91,45 @@ def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "offic
         "lfw", images[pool], labels[pool], images[test], labels[test], ["non-face", "face"], shots, seed, img_size,
         standin=True, augment=augment,
         description="scikit-image LFW subset (faces vs non-faces): stand-in for a small-gap task",
+    )  # fmt: skip
+
+
+def _texture_patches(image: np.ndarray, size: int, n: int, rows: tuple[float, float], rng) -> np.ndarray:
+    """``n`` random ``size``-px square patches whose top-left corners lie in the ``rows`` band of ``image``."""
+    h, w = image.shape
+    top = rng.integers(int(rows[0] * h), int(rows[1] * h) - size, n)
+    left = rng.integers(0, w - size, n)
+    return np.stack([image[t : t + size, x : x + size] for t, x in zip(top, left)])
+
+
+def load_textures_standin(
+    shots: int, seed: int, img_size: int, augment: str = "official", patch: int = 48, per_class: int = 30
+) -> FewShotTask:
+    """Grey texture patches from six scikit-image photographs (brick, grass, gravel, cell, immunohistochemistry,
+    retina): a stand-in for patch classification as in histology (MedFMC ColonPath), **not medical data**.
+
+    Patches of ``patch`` px are cut at fixed, seed-independent positions: the pool (200 per class) from the top
+    60% of each image, the test set (``per_class`` per class) from the bottom 35%, so no test pixel is in the pool.
+    """
+    import skimage.data
+    from skimage.color import rgb2gray
+    from skimage.util import img_as_ubyte
+
+    rng = np.random.default_rng(2024)
+    pool, test, pool_y, test_y = [], [], [], []
+    for c, name in enumerate(TEXTURE_SOURCES):
+        img = getattr(skimage.data, name)()
+        grey = img_as_ubyte(rgb2gray(img)) if img.ndim == 3 else img
+        pool.append(_texture_patches(grey, patch, 200, (0.0, 0.6), rng))
+        test.append(_texture_patches(grey, patch, per_class, (0.65, 1.0), rng))
+        pool_y += [c] * 200
+        test_y += [c] * per_class
+    to_rgb = lambda a: np.repeat(np.concatenate(a)[..., None], 3, axis=-1)
+    return _array_task(
+        "textures", to_rgb(pool), np.array(pool_y), to_rgb(test), np.array(test_y), list(TEXTURE_SOURCES),
+        shots, seed, img_size, standin=True, augment=augment,
+        description="grey texture patches of six scikit-image photographs: stand-in for histology-like patch "
+        "classification, not medical data",
     )  # fmt: skip
 
 
@@ -237,14 +278,16 @@ def load_task(
     augment: str = "official",
     **kwargs,
 ) -> FewShotTask:
-    """A few-shot task by name: ``digits``/``lfw`` (stand-ins), ``vtab:<task>``, ``medfmc:<chest|colon|endo>``,
-    ``medmnist:<flag>``, ``eurosat`` or ``imagefolder`` (``root`` is the tree). ``augment`` names the
-    training augmentation (:data:`~srlora_utils.image_data.AUGMENTATIONS`)."""
+    """A few-shot task by name: ``digits``/``lfw``/``textures`` (stand-ins), ``vtab:<task>``,
+    ``medfmc:<chest|colon|endo>``, ``medmnist:<flag>``, ``eurosat`` or ``imagefolder`` (``root`` is the tree).
+    ``augment`` names the training augmentation (:data:`~srlora_utils.image_data.AUGMENTATIONS`)."""
     kind, _, sub = name.partition(":")
     if kind == "digits":
         return load_digits_standin(shots, seed, img_size, augment)
     if kind == "lfw":
         return load_lfw_standin(shots, seed, img_size, augment)
+    if kind == "textures":
+        return load_textures_standin(shots, seed, img_size, augment)
     if kind == "medmnist":
         return load_medmnist(sub, root and Path(root), shots, seed, img_size, augment, **kwargs)
     if kind == "eurosat":
@@ -258,6 +301,6 @@ def load_task(
     if kind == "imagefolder":
         return load_imagefolder(Path(root), shots, seed, img_size, augment)
     raise SrLoraError(
-        f"unknown task {name!r}: use digits, lfw, vtab:<task>, medfmc:<chest|colon|endo>, medmnist:<flag>, "
+        f"unknown task {name!r}: use digits, lfw, textures, vtab:<task>, medfmc:<chest|colon|endo>, medmnist:<flag>, "
         "eurosat or imagefolder"
     )

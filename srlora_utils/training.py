@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .allocation import lora_parameter_count
 from .backbones import load_backbone
 from .errors import SrLoraError
+from .fewshot import FewShotTask
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import classification_metrics, selection_metric
 from .nested import EVAL_RANKS
@@ -155,7 +156,7 @@ def _fit(
     return history, best_state, best_epoch, best, step_times
 
 
-def _init_loader(task) -> DataLoader:
+def init_loader(task: FewShotTask) -> DataLoader:
     """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
     plain = copy.copy(task.train)
     plain.transform = task.val.transform
@@ -192,7 +193,7 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     }
     ctx = MethodContext(
         r=cfg.r, seed=cfg.seed, total_steps=cfg.epochs * len(loaders["train"]), scaling=cfg.scaling,
-        eval_rank=cfg.eval_rank, init_loader=_init_loader(task),
+        eval_rank=cfg.eval_rank, init_loader=init_loader(task),
     )  # fmt: skip
     adapted = prepare_method(backbone, cfg.method, ctx)
     model = adapted.model.to(device)

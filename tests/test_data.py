@@ -40,7 +40,7 @@ def test_multilabel_sampling_covers_every_class():
     assert (labels[idx].sum(0) >= 2).all()
 
 
-@pytest.mark.parametrize("name, shots", [("digits", 2), ("lfw", 3)])
+@pytest.mark.parametrize("name, shots", [("digits", 2), ("lfw", 3), ("textures", 2)])
 def test_standins_are_labelled_and_deterministic(name, shots):
     task = load_task(name, shots=shots, seed=0, img_size=32)
     assert task.standin and "stand-in" in task.display_name and "stand-in" in task.summary()
@@ -51,6 +51,19 @@ def test_standins_are_labelled_and_deterministic(name, shots):
     assert torch.equal(task.val[0][0], again.val[0][0])
     other = load_task(name, shots=shots, seed=1, img_size=32)
     assert len(task.test) == len(other.test)  # the test set does not depend on the seed
+
+
+def test_texture_patches_keep_test_pixels_out_of_the_pool():
+    from srlora_utils.tasks import _texture_patches
+
+    image = np.arange(100 * 80).reshape(100, 80)  # every pixel distinct: a patch's values reveal its rows
+    rng = np.random.default_rng(0)
+    pool = _texture_patches(image, 10, 200, (0.0, 0.6), rng)
+    test = _texture_patches(image, 10, 200, (0.65, 1.0), rng)
+    assert pool.shape == (200, 10, 10) and not set(pool.ravel()) & set(test.ravel())
+    assert (pool // 80).max() < 60 and (test // 80).min() >= 65
+    task = load_task("textures", shots=1, seed=0, img_size=24, augment="none")
+    assert task.class_names[:3] == ["brick", "grass", "gravel"] and len(task.test) == 6 * 30
 
 
 def make_vtab(root: Path, n_per_class: int = 6, classes: int = 3) -> Path:

@@ -1,0 +1,67 @@
+"""Comparison statistics and baselines on hand-made records (known answers)."""
+
+import math
+
+import pytest
+
+from srlora_utils.baselines import pixel_baselines
+from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
+from srlora_utils.tasks import load_task
+
+
+def _run(method, seed, acc, ranks=None, step=0.1, rr=None):
+    rec = {
+        "task": "t (stand-in)", "config": {"method": method, "seed": seed, "shots": 5},
+        "test": {"accuracy": acc}, "trainable_params": 10, "lora_params": 8, "step_s_median": step,
+        "total_s": 1.0, "init_s": 0.5, "peak_memory_mb": 100.0, "ranks": ranks or {},
+    }  # fmt: skip
+    if rr is not None:
+        rec["test_random_rank"] = {"accuracy": rr}
+    return rec
+
+
+def test_paired_differences_known_values():
+    runs = [_run("lora", s, a) for s, a in enumerate([50, 60, 70])]
+    runs += [_run("a", s, a) for s, a in enumerate([52, 62, 72])]  # +2 every seed: resolved
+    runs += [_run("b", s, a) for s, a in enumerate([40, 70, 70])]  # -10, +10, 0: not resolved
+    d = paired_differences(runs, "accuracy")
+    a, b = d.loc[("t (stand-in)", 5, "a")], d.loc[("t (stand-in)", 5, "b")]
+    assert a["mean diff"] == pytest.approx(2.0) and a["ci low"] == pytest.approx(2.0) and a["resolved"]
+    assert b["mean diff"] == pytest.approx(0.0) and b["ci low"] < 0 < b["ci high"] and not b["resolved"]
+    # t interval: mean +- t(0.975, 2) * sd / sqrt(3); sd of (-10, 10, 0) is 10
+    assert b["ci high"] == pytest.approx(4.302653 * 10 / math.sqrt(3), rel=1e-5)
+    one = paired_differences([_run("lora", 0, 50), _run("a", 0, 55)], "accuracy")
+    assert math.isnan(one.iloc[0]["ci low"]) and not one.iloc[0]["resolved"]
+
+
+def test_atlas_cost_and_random_rank_tables():
+    ranks_a = {"m1": 2, "m2": 4, "m3": 6}
+    runs = [_run("lora", 0, 50, {"m1": 8, "m2": 8, "m3": 8}, step=0.2), _run("srlora", 0, 50, ranks_a, step=0.3),
+            _run("eva", 0, 50, {"m1": 6, "m2": 4, "m3": 2}), _run("dylora", 0, 50, rr=30.0)]  # fmt: skip
+    atlas, rho = allocation_atlas(runs)
+    assert list(atlas.columns) == ["lora", "srlora", "eva"]
+    assert rho.loc["srlora", "eva"] == pytest.approx(-1.0) and math.isnan(rho.loc["lora", "srlora"])
+    cost = cost_table(runs)
+    assert cost.loc["srlora", "step x lora"] == pytest.approx(1.5)
+    rr = random_rank_evaluation(runs)
+    assert rr.loc[("t (stand-in)", "dylora"), "random rank (official) mean"] == 30.0
+
+
+def test_pixel_baselines_on_lfw():
+    task = load_task("lfw", 5, 0, img_size=25, augment="none")
+    base = pixel_baselines(task)
+    assert set(base) == {"1-NN (raw pixels)", "logistic regression (raw pixels)"}
+    assert all(50 < v <= 100 for v in base.values())  # faces vs non-faces: raw pixels beat chance
+
+
+def test_profiles_own_their_augmentation_and_methods():
+    from srlora_utils.methods import METHODS
+    from srlora_utils.profiles import CORE_METHODS, experiment_profile
+
+    for domain in ("medical", "remote_sensing", "comparison"):
+        assert experiment_profile(domain, "offline")["augment"] == "mild"
+        assert experiment_profile(domain, "paper")["augment"] == "official"
+    assert experiment_profile("comparison", "offline")["methods"] == list(METHODS)
+    settings = experiment_profile("medical", "offline")
+    settings["methods"].append("eva")  # a copy: the profile itself is unchanged
+    assert experiment_profile("medical", "offline")["methods"] == CORE_METHODS
