@@ -8,7 +8,8 @@ its ratio to ``lora``, peak memory, trainable parameters, and the time to build 
 adapted model (profile, ranks, PEFT wrapping, EVA's pass over the data; library imports excluded)
 as a share of a paper-sized run (20 epochs of a 5-shot 10-class task).
 
-    python benchmarks/training_cost.py                  # 224 px, batch 4 (about 3 minutes on 2 CPU cores)
+    python benchmarks/training_cost.py                  # 224 px, batch 4 (about 5 minutes on 2 CPU cores)
+    python benchmarks/training_cost.py --methods srlora_nested,dylora --steps 30   # a subset, more steps
     python benchmarks/training_cost.py --img-size 384 --device cuda
 """
 
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--methods", default=None, help="comma-separated subset (default: every method)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -96,7 +98,10 @@ def main() -> None:
     rows = []
     from srlora_utils.methods import METHODS
 
-    for method in METHODS:
+    methods = args.methods.split(",") if args.methods else list(METHODS)
+    if "lora" not in methods:
+        methods.insert(0, "lora")  # the reference of every ratio
+    for method in methods:
         opts = {"--img-size": args.img_size, "--batch": args.batch, "--steps": args.steps, "--warmup": args.warmup}
         cmd = [sys.executable, __file__, "--one", method, "--device", args.device]
         cmd += [str(v) for kv in opts.items() for v in kv]

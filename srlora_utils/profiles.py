@@ -34,10 +34,10 @@ PROFILES: dict[str, dict[str, dict]] = {
         "paper": {**_PAPER, "task": "vtab:eurosat", "shots": [1], "seeds": [0, 1, 2, 3, 4], "weight_decay": 0.05,
                   "root": "data/VTAB-1k"},
     },
-    # Notebook 05: every method on both stand-ins, 3 seeds. Offline, 3-shot textures and 8 epochs keep the 78 runs
+    # Notebook 05: every method on both stand-ins, 3 seeds. Offline, 3-shot textures and 7 epochs keep the 75 runs
     # within 10 minutes on 2 CPU cores (a 5-shot textures run takes about 16 s, too much for 36 of them).
     "comparison": {
-        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "epochs": 8, "seeds": [0, 1, 2],
+        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "epochs": 7, "seeds": [0, 1, 2],
                     "methods": list(METHODS), "scaling_task": "lfw"},
         "tutorial": {**_OFFLINE, "img_size": 112, "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
                      "seeds": [0, 1, 2], "methods": list(METHODS), "root": "data", "scaling_task": "eurosat"},

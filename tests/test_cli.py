@@ -60,6 +60,6 @@ def test_train_command_appends_a_record(tmp_path, capsys):
 
 
 def test_train_command_rejects_unknown_method():
-    proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "train", "--method", "adalora"],
+    proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "train", "--method", "sora"],
                           capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 2 and "invalid choice: 'adalora'" in proc.stderr
+    assert proc.returncode == 2 and "invalid choice: 'sora'" in proc.stderr
