@@ -90,28 +90,35 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--methods", default=None, help="comma-separated subset (default: every method)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every method this often; medians over rounds")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure_one(args.one, args.img_size, args.batch, args.steps, args.warmup, args.device)))
         return
-    rows = []
     from srlora_utils.methods import METHODS
 
     methods = args.methods.split(",") if args.methods else list(METHODS)
     if "lora" not in methods:
         methods.insert(0, "lora")  # the reference of every ratio
-    for method in methods:
-        opts = {"--img-size": args.img_size, "--batch": args.batch, "--steps": args.steps, "--warmup": args.warmup}
-        cmd = [sys.executable, __file__, "--one", method, "--device", args.device]
-        cmd += [str(v) for kv in opts.items() for v in kv]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        rows.append(json.loads(out))
-        print(f"{method}: {rows[-1]['step_ms']:.0f} ms/step", file=sys.stderr, flush=True)
+    opts = {"--img-size": args.img_size, "--batch": args.batch, "--steps": args.steps, "--warmup": args.warmup}
+    per_method: dict[str, list[dict]] = {m: [] for m in methods}
+    for round_ in range(args.rounds):  # rounds interleave the methods, so that a drifting machine hits them all
+        for method in methods:
+            cmd = [sys.executable, __file__, "--one", method, "--device", args.device]
+            cmd += [str(v) for kv in opts.items() for v in kv]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            per_method[method].append(json.loads(out))
+            step = per_method[method][-1]["step_ms"]
+            print(f"round {round_ + 1}/{args.rounds} {method}: {step:.0f} ms/step", file=sys.stderr, flush=True)
+    rows = [
+        {**runs[0], **{k: statistics.median(r[k] for r in runs) for k in ("step_ms", "peak_mb", "init_s")}}
+        for runs in per_method.values()
+    ]
     lora = next(r for r in rows if r["method"] == "lora")
     mem = "peak GPU memory MB" if args.device.startswith("cuda") else "peak RSS MB (process)"
-    print(f"\nOffline DINOv2 ViT-S/14, {args.img_size} px, batch {args.batch}, device {args.device}, "
-          f"median of {args.steps} steps after {args.warmup} warm-up steps")  # fmt: skip
+    print(f"\nOffline DINOv2 ViT-S/14, {args.img_size} px, batch {args.batch}, device {args.device}, median of "
+          f"{args.steps} steps after {args.warmup} warm-up steps, median over {args.rounds} round(s)")  # fmt: skip
     print(f"| method | trainable params | step ms (median) | x lora | {mem} | init s | init share |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
