@@ -23,10 +23,7 @@ def pixel_baselines(task: FewShotTask) -> dict[str, float]:
     """
     if task.multilabel:
         raise ValueError("pixel baselines are defined for single-label tasks")
-    train = task.train
-    plain = type(train).__new__(type(train))
-    plain.__dict__.update(train.__dict__, transform=task.val.transform)
-    x_train, y_train = _pixels(plain)
+    x_train, y_train = _pixels(task.train_without_augmentation())
     x_test, y_test = _pixels(task.test)
     return {
         "1-NN (raw pixels)": 100 * KNeighborsClassifier(1).fit(x_train, y_train).score(x_test, y_test),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,13 @@ class FewShotTask:
     def display_name(self) -> str:
         """Name for tables and figures; stand-in data is always labelled as such."""
         return f"{self.name} (stand-in)" if self.standin else self.name
+
+    def train_without_augmentation(self) -> Dataset:
+        """The training images through the evaluation transform (resize only): for data-driven initialisation
+        and raw-pixel baselines."""
+        plain = copy.copy(self.train)
+        plain.transform = self.val.transform
+        return plain
 
     def summary(self) -> str:
         """One line: name, classes, shots, seed and split sizes."""

@@ -75,8 +75,6 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     )
 }  # fmt: skip
 METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
-#: Official learning rate of every method (kept for callers of the first version).
-DEFAULT_LR: dict[str, float] = {n: s.lr for n, s in METHOD_SPECS.items()}
 
 #: AdaLoRA's defaults (PEFT's ``AdaLoraConfig`` and the AdaLoRA paper: initial rank 1.5x the target).
 ADALORA_DEFAULTS = dict(init_r=12, lora_alpha=8.0, orth_reg_weight=0.5, beta1=0.85, beta2=0.85)
@@ -293,8 +291,3 @@ def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None =
     )
     return adapted
 
-
-def prepare_model(backbone: nn.Module, method: str, r: int = 8) -> tuple[nn.Module, dict]:
-    """Shorthand for methods that need no data or schedule: ``(model, info)`` of :func:`prepare_method`."""
-    adapted = prepare_method(backbone, method, MethodContext(r=r))
-    return adapted.model, adapted.info

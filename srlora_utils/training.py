@@ -66,10 +66,6 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _loss_fn(multilabel: bool) -> nn.Module:
     return nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
 
@@ -158,8 +154,7 @@ def _fit(
 
 def init_loader(task: FewShotTask) -> DataLoader:
     """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
-    plain = copy.copy(task.train)
-    plain.transform = task.val.transform
+    plain = task.train_without_augmentation()
     return DataLoader(plain, batch_size=min(64, len(plain)), drop_last=True)
 
 
