@@ -2,42 +2,71 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
 from .fewshot import FewShotTask
+from .metrics import classification_metrics, selection_metric
 from .tasks import load_task
 
 
 def _pixels(dataset) -> tuple[np.ndarray, np.ndarray]:
     items = [dataset[i] for i in range(len(dataset))]
-    return np.stack([x.numpy().ravel() for x, _ in items]), np.array([int(y) for _, y in items])
+    return np.stack([x.numpy().ravel() for x, _ in items]), np.stack([y.numpy() for _, y in items])
+
+
+def _scores(model, x: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Class scores in the form :func:`~srlora_utils.metrics.classification_metrics` reads (logits)."""
+    p = np.clip(model.predict_proba(x), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)) if multilabel else np.log(p)
 
 
 def pixel_baselines(task: FewShotTask) -> dict[str, float]:
-    """Test accuracy (%) of 1-nearest-neighbour and logistic regression fitted to the K-shot training images.
+    """Test metric (%) of 1-nearest-neighbour and logistic regression fitted to the K-shot training images:
+    accuracy for single-label tasks, mAP (one-vs-rest) for multi-label ones.
 
-    The images are read through the task's evaluation transform (resize, no augmentation); single-label only.
+    The images are read through the task's evaluation transform (resize, no augmentation).
     """
-    if task.multilabel:
-        raise ValueError("pixel baselines are defined for single-label tasks")
     x_train, y_train = _pixels(task.train_without_augmentation())
     x_test, y_test = _pixels(task.test)
-    return {
-        "1-NN (raw pixels)": 100 * KNeighborsClassifier(1).fit(x_train, y_train).score(x_test, y_test),
-        "logistic regression (raw pixels)": 100
-        * LogisticRegression(max_iter=2000).fit(x_train, y_train).score(x_test, y_test),
+    ml, metric = task.multilabel, selection_metric(task.multilabel)
+    models = {
+        "1-NN (raw pixels)": KNeighborsClassifier(1),
+        "logistic regression (raw pixels)": LogisticRegression(max_iter=2000),
     }
+    out = {}
+    for name, model in models.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (ConvergenceWarning, UserWarning))
+            fitted = (OneVsRestClassifier(model) if ml else model).fit(x_train, y_train)
+            scores = _scores(fitted, x_test, ml)
+        if not ml:  # classes absent from the K-shot training set get no column: put them back
+            full = np.full((len(x_test), task.num_classes), -np.inf)
+            full[:, fitted.classes_.astype(int)] = scores
+            scores = full
+        out[name] = classification_metrics(scores, y_test, ml)[metric]
+    return out
 
 
 def baseline_table(
-    task_name: str, shots: int, seeds: list[int], img_size: int, root: str | None = None
+    task_name: str,
+    shots: int,
+    seeds: Iterable[int],
+    img_size: int,
+    root: str | None = None,
+    exps: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Mean and std over ``seeds`` of :func:`pixel_baselines`, on the images the network sees (``img_size`` px)."""
-    rows = [
-        {"seed": s, **pixel_baselines(load_task(task_name, shots, s, root, img_size, augment="none"))} for s in seeds
-    ]
-    df = pd.DataFrame(rows).drop(columns="seed")
-    return pd.DataFrame({"mean": df.mean(), "std": df.std(), "seeds": len(seeds)})
+    """Mean and std over runs of :func:`pixel_baselines`, on the images the network sees (``img_size`` px): one
+    run per seed, or per MedFMC split in ``exps`` (with the first seed)."""
+    seeds = list(seeds)
+    splits = [(seeds[0], e) for e in exps] if exps is not None else [(s, None) for s in seeds]
+    rows = [pixel_baselines(load_task(task_name, shots, s, root, img_size, "none", exp=e)) for s, e in splits]
+    df = pd.DataFrame(rows)
+    return pd.DataFrame({"mean": df.mean(), "std": df.std(), "runs": len(rows)})

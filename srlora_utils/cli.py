@@ -1,8 +1,10 @@
-"""The ``srlora`` command line: ``srlora allocate`` prints (and saves) SR-LoRA ranks for a backbone."""
+"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a profile's
+grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic trees)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import pandas as pd
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .image_data import AUGMENTATIONS
     from .methods import METHODS, SCALINGS  # light: no torch model is built at import
     from .nested import EVAL_RANKS
+    from .normalization import NORMALIZATIONS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
     t.add_argument(
@@ -105,9 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--method", choices=METHODS, default="srlora")
     t.add_argument("--shots", type=int, default=5)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--exp", type=int, default=None, help="MedFMC official split (1-5); required for medfmc tasks")
     t.add_argument("--backbone", default=None)
     t.add_argument("--img-size", type=int, default=56)
     t.add_argument("--augment", choices=AUGMENTATIONS, default="official", help="training augmentation (official)")
+    t.add_argument(
+        "--normalize", choices=NORMALIZATIONS, default="backbone",
+        help="input mean/std: the backbone's own (default) or the official recipe's ImageNet ones",
+    )  # fmt: skip
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--batch-size", type=int, default=4)
     t.add_argument("--lr", type=float, default=None, help="default: the method's official learning rate")
@@ -117,19 +125,90 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--eval-rank", choices=EVAL_RANKS, default="full", help="nested methods: full, or random (official code)"
     )
-    t.add_argument("--root", default=None, help="data folder for local datasets")
+    t.add_argument(
+        "--root",
+        default=None,
+        help="dataset folder; relative ones are read under the data folder ($SRLORA_DATA or the repository's data/)",
+    )
     t.add_argument("--device", default="auto")
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
+
+    w = sub.add_parser("sweep", help="run a profile's whole grid (resumes from its records)")
+    w.add_argument("grid", help="domain:profile, e.g. reproduction:paper, medical:paper, remote_sensing:paper")
+    w.add_argument("--records", default="results/runs.jsonl", help="JSON-lines records (runs there are skipped)")
+    w.add_argument("--shard", default=None, metavar="I/N", help="run only every N-th run from the I-th (0-based)")
+    w.add_argument("--dry-run", action="store_true", help="list the runs and how many are done; train nothing")
+    w.add_argument("--tiny", action="store_true", help="CI size: offline backbone, 28 px, 1 epoch, 2 splits")
+    w.add_argument("--backbone", default=None)
+    w.add_argument("--img-size", type=int, default=None)
+    w.add_argument("--epochs", type=int, default=None)
+    w.add_argument("--shots", type=int, nargs="+", default=None)
+    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the profile's)")
+    w.add_argument("--seeds", type=int, nargs="+", default=None)
+    w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
+    w.add_argument("--device", default=None)
+    w.set_defaults(func=_sweep)
+
+    r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
+    r.add_argument("records", nargs="+", help="JSON-lines records files")
+    r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
+    r.set_defaults(func=_report)
+
+    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
+    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
+    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
+    f.set_defaults(func=_fixtures)
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .profiles import grid_settings, profile_configs
+    from .sweeps import run_configs, shard
+
+    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods")
+    settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
+    configs = profile_configs(settings)
+    if args.device is not None:
+        configs = [dataclasses.replace(c, device=args.device) for c in configs]
+    mine = shard(configs, args.shard)
+    if args.dry_run:
+        from .records import find_record, run_key
+
+        done = sum(find_record(args.records, run_key(dataclasses.asdict(c))) is not None for c in mine)
+        for c in mine:
+            split = f"exp{c.exp}" if c.exp is not None else f"seed {c.seed}"
+            print(f"{c.task} {c.method} {c.shots}-shot {split} ({c.backbone or 'offline backbone'}, {c.img_size} px, "
+                  f"{c.epochs} epochs)")  # fmt: skip
+        print(f"{len(mine)} runs in this shard ({len(configs)} in the grid), {done} already in {args.records}")
+        return 0
+    run_configs(mine, records=args.records, progress=True)
+    print(f"records: {args.records}; tables: srlora report {args.records}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import report_file
+
+    print(report_file(args.records, args.where))
+    return 0
+
+
+def _fixtures(args: argparse.Namespace) -> int:
+    from .fixtures import write_fixtures
+
+    paths = write_fixtures(args.folder, size=args.size)
+    print(f"synthetic fixtures (not data, not results): {', '.join(map(str, paths.values()))}")
+    print(f"run a paper grid on them: SRLORA_DATA={args.folder} srlora sweep reproduction:paper --tiny")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train
 
-    fields = ("task", "method", "shots", "seed", "backbone", "img_size", "augment", "epochs", "batch_size", "lr",
-              "weight_decay", "r", "scaling", "eval_rank", "root", "device")  # fmt: skip
+    fields = ("task", "method", "shots", "seed", "exp", "backbone", "img_size", "augment", "normalize", "epochs",
+              "batch_size", "lr", "weight_decay", "r", "scaling", "eval_rank", "root", "device")  # fmt: skip
     cfg = TrainConfig(**{f: getattr(args, f) for f in fields})
     rec = train(cfg, records=args.records, force=args.force)
     metrics = ", ".join(f"{k} {v:.2f}" for k, v in rec["test"].items())

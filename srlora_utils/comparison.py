@@ -12,24 +12,25 @@ from .sweeps import runs_table
 def paired_differences(
     runs: list[dict], metric: str = "accuracy", reference: str = "lora", confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Per (task, shots, method): mean of ``method - reference`` over the seeds both ran, with a t interval.
+    """Per (task, shots, method): mean of ``method - reference`` over the runs both did, with a t interval.
 
-    Pairing by seed removes what the seed does to both (the split, the head's initialisation); ``resolved``
-    says whether the interval excludes zero. One seed gives no interval (NaN).
+    Pairing by seed (and MedFMC split) removes what they do to both (the split, the head's initialisation);
+    ``resolved`` says whether the interval excludes zero. One pair gives no interval (NaN).
     """
     df = runs_table(runs)
+    df["exp"] = df["exp"].fillna(0)  # no split: pair by seed alone
     col = f"test_{metric}"
     rows = []
     for (task, shots), group in df.groupby(["task", "shots"], sort=False):
-        ref = group[group["method"] == reference].set_index("seed")[col]
+        ref = group[group["method"] == reference].set_index(["seed", "exp"])[col]
         for method, g in group.groupby("method", sort=False):
             if method == reference:
                 continue
-            d = (g.set_index("seed")[col] - ref).dropna()
+            d = (g.set_index(["seed", "exp"])[col] - ref).dropna()
             n = len(d)
             half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
             low, high = d.mean() - half, d.mean() + half
-            rows.append({"task": task, "shots": shots, "method": method, "seeds": n, "mean diff": d.mean(),
+            rows.append({"task": task, "shots": shots, "method": method, "runs": n, "mean diff": d.mean(),
                          "ci low": low, "ci high": high,
                          "resolved": bool(n > 1 and (low > 0 or high < 0))})  # fmt: skip
     return pd.DataFrame(rows).set_index(["task", "shots", "method"])
@@ -40,7 +41,7 @@ def describe_differences(diffs: pd.DataFrame, metric: str = "accuracy", referenc
     lines = []
     for (task, shots, method), row in diffs.iterrows():
         ci = f"95% CI {row['ci low']:+.1f} to {row['ci high']:+.1f}"
-        span = f"{row['mean diff']:+.1f} points ({ci}, {row['seeds']} seeds)"
+        span = f"{row['mean diff']:+.1f} points ({ci}, {row['runs']} paired runs)"
         if row["resolved"]:
             side = "above" if row["mean diff"] > 0 else "below"
             lines.append(f"{task}, {shots}-shot: {method} is {side} {reference} by {span}: resolved.")

@@ -9,14 +9,19 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from .errors import SrLoraError
+from .normalization import Normalization
+
+#: How every table and figure made from a synthetic fixture names it.
+FIXTURE_LABEL = "synthetic fixture, not results"
 
 
 @dataclass
 class FewShotTask:
     """A few-shot classification task: train / val / test sets and what they are.
 
-    ``standin`` is True when the data only stands in for the real task (offline profile): every
-    table and figure made from it must say so, and ``display_name`` does.
+    ``standin`` is True when the data only stands in for the real task (offline profile), ``fixture``
+    when they are a synthetic tree in an official layout (:mod:`srlora_utils.fixtures`): every table and
+    figure made from them must say so, and ``display_name`` does. ``exp`` is MedFMC's official split.
     """
 
     name: str
@@ -29,6 +34,9 @@ class FewShotTask:
     seed: int
     standin: bool = False
     description: str = ""
+    exp: int | None = None
+    fixture: bool = False
+    normalization: Normalization | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -37,7 +45,9 @@ class FewShotTask:
 
     @property
     def display_name(self) -> str:
-        """Name for tables and figures; stand-in data is always labelled as such."""
+        """Name for tables and figures; stand-in data and synthetic fixtures are always labelled as such."""
+        if self.fixture:
+            return f"{self.name} ({FIXTURE_LABEL})"
         return f"{self.name} (stand-in)" if self.standin else self.name
 
     def train_without_augmentation(self) -> Dataset:
@@ -51,7 +61,8 @@ class FewShotTask:
         """One line: name, classes, shots, seed and split sizes."""
         kind = "multi-label" if self.multilabel else "single-label"
         return (
-            f"{self.display_name}: {self.num_classes} classes ({kind}), {self.shots}-shot, seed {self.seed}; "
+            f"{self.display_name}: {self.num_classes} classes ({kind}), {self.shots}-shot, "
+            f"{f'split exp{self.exp}' if self.exp is not None else f'seed {self.seed}'}; "
             f"train {len(self.train)}, val {len(self.val)}, test {len(self.test)}"
         )
 

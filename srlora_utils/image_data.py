@@ -12,10 +12,7 @@ from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from .errors import SrLoraError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
+from .normalization import IMAGENET_MEAN, IMAGENET_STD, Normalization
 
 #: Training augmentations by name. ``official``: RandomResizedCrop with its default scale (0.08, 1) and a
 #: horizontal flip, as the official recipe (right for 384 px scans and photographs). ``mild``: a small random
@@ -24,11 +21,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 AUGMENTATIONS: tuple[str, ...] = ("official", "mild", "none")
 
 
-def make_transform(img_size: int, train: bool, flip: bool = True, augment: str = "official") -> Callable:
-    """Transforms at ``img_size``: ``augment`` (see :data:`AUGMENTATIONS`) for training, Resize for evaluation."""
+def make_transform(
+    img_size: int, train: bool, flip: bool = True, augment: str = "official", norm: Normalization | None = None
+) -> Callable:
+    """Transforms at ``img_size``: ``augment`` (see :data:`AUGMENTATIONS`) for training, Resize for evaluation;
+    ``norm`` gives the mean/std (None: ImageNet's)."""
     if augment not in AUGMENTATIONS:
         raise SrLoraError(f"unknown augmentation {augment!r}: use one of {', '.join(AUGMENTATIONS)}")
-    norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    mean, std = (norm.mean, norm.std) if norm is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    norm = [T.ToTensor(), T.Normalize(mean, std)]
     resize = T.Resize((img_size, img_size), T.InterpolationMode.BICUBIC)
     if train and augment == "official":
         aug = [T.RandomResizedCrop(img_size, interpolation=T.InterpolationMode.BICUBIC)]

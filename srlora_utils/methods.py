@@ -290,4 +290,3 @@ def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None =
         init_s=time.perf_counter() - t0,
     )
     return adapted
-

@@ -72,11 +72,13 @@ def plot_rank_allocation(
 
 def show_examples(task, per_class: int = 4, max_classes: int = 10) -> plt.Figure:
     """A grid of training images of a few-shot task, one row per class (images de-normalised)."""
-    from .image_data import IMAGENET_MEAN, IMAGENET_STD
+    from .normalization import IMAGENET_MEAN, IMAGENET_STD
 
+    norm = task.normalization
     classes = list(range(min(task.num_classes, max_classes)))
     fig, axes = plt.subplots(len(classes), per_class, figsize=(1.3 * per_class, 1.3 * len(classes)), squeeze=False)
-    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    mean, std = (norm.mean, norm.std) if norm is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = torch.tensor(mean)[:, None, None], torch.tensor(std)[:, None, None]
     shown = {c: 0 for c in classes}
     for i in range(len(task.val)):  # the validation split: deterministic transforms
         x, y = task.val[i]
@@ -122,4 +124,25 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel(f"test {metric} (%), mean ± std over seeds")
     ax.set_title(title)
+    return ax
+
+
+def plot_medfmc_auc(records: list[dict], ax: plt.Axes | None = None) -> plt.Axes:
+    """Mean MedFMC AUC over chest, colon and endo against shots, one line per method, with the authors' SR-LoRA
+    (exp1) as a dashed reference; the title says when the records come from synthetic fixtures."""
+    from .fewshot import FIXTURE_LABEL
+    from .report import AUTHORS_MEDFMC_LABEL, medfmc_mean_auc
+
+    table = medfmc_mean_auc(records).apply(pd.to_numeric, errors="coerce")
+    ax = _axes(ax, (6, 3.5))
+    shots = [int(c.split("-")[0]) for c in table.columns]
+    for method, row in table.iterrows():
+        style = dict(ls="--", color="black") if method == AUTHORS_MEDFMC_LABEL else dict(marker="o")
+        ax.plot(shots, row.values, label=method, **style)
+    ax.set_xticks(shots)
+    ax.set_xlabel("shots per class")
+    ax.set_ylabel("mean test AUC over chest, colon, endo (%)")
+    fixture = any(r.get("fixture") for r in records)
+    ax.set_title("MedFMC" + (f" ({FIXTURE_LABEL})" if fixture else ": this kit vs the authors' SR-LoRA"), fontsize=9)
+    ax.legend(fontsize=7)
     return ax

@@ -11,28 +11,60 @@ from __future__ import annotations
 
 from .backbones import PAPER_BACKBONE
 from .errors import SrLoraError
+from .fewshot import FewShotTask
 from .methods import METHODS
+from .normalization import resolve_normalization
+from .sweeps import sweep_configs
+from .tasks import load_task
+from .training import TrainConfig
 
 #: The methods notebooks 03 and 04 train (notebook 05 compares all of :data:`~srlora_utils.methods.METHODS`).
 CORE_METHODS = ["linear_probe", "full_ft", "lora", "srlora", "srlora_budget"]
 
-_OFFLINE = dict(backbone=None, img_size=56, shots=[5], epochs=10, batch_size=4, weight_decay=0.05, root=None,
-                augment="mild", methods=CORE_METHODS)
-_PAPER = dict(backbone=PAPER_BACKBONE, img_size=384, epochs=20, batch_size=4, augment="official", methods=CORE_METHODS)
+_OFFLINE = dict(
+    backbone=None,
+    img_size=56,
+    shots=[5],
+    epochs=10,
+    batch_size=4,
+    weight_decay=0.05,
+    root=None,
+    augment="mild",
+    normalize="backbone",
+    exps=None,
+    warmup=10,
+    methods=CORE_METHODS,
+)
+# The paper profile follows the official recipe, normalisation included (ImageNet mean/std, not the 0.5/0.5 the
+# ViT-B/16 in21k weights were trained with): pass normalize="backbone" to correct it.
+_PAPER = dict(
+    backbone=PAPER_BACKBONE,
+    img_size=384,
+    epochs=20,
+    batch_size=4,
+    augment="official",
+    normalize="official",
+    root=None,
+    exps=None,
+    warmup=20,
+    methods=CORE_METHODS,
+)
+#: MedFMC's official few-shot splits.
+MEDFMC_EXPS = [1, 2, 3, 4, 5]
 
+# Roots: None reads each dataset from its folder under the data folder (srlora_utils.data_paths).
 PROFILES: dict[str, dict[str, dict]] = {
     "medical": {
         "offline": {**_OFFLINE, "task": "textures", "seeds": [0, 1, 2]},
-        "tutorial": {**_OFFLINE, "task": "medmnist:dermamnist", "img_size": 112, "shots": [5, 10], "seeds": [0, 1, 2],
-                     "root": "data/medmnist"},
-        "paper": {**_PAPER, "task": "medfmc:chest", "shots": [1, 5, 10], "seeds": [1, 2, 3, 4, 5], "weight_decay": 0.3,
-                  "root": "data/MedFMC"},
+        "tutorial": {**_OFFLINE, "task": "medmnist:dermamnist", "img_size": 112, "shots": [5, 10], "seeds": [0, 1, 2]},
+        # MedFMC: the official splits exp1-exp5 fix train and val; one initialisation seed per split.
+        "paper": {**_PAPER, "task": "medfmc:chest", "shots": [1, 5, 10], "seeds": [0], "exps": MEDFMC_EXPS,
+                  "weight_decay": 0.3},
     },
     "remote_sensing": {
         "offline": {**_OFFLINE, "task": "lfw", "seeds": [0, 1, 2]},
-        "tutorial": {**_OFFLINE, "task": "eurosat", "img_size": 112, "shots": [5], "seeds": [0, 1, 2], "root": "data"},
-        "paper": {**_PAPER, "task": "vtab:eurosat", "shots": [1], "seeds": [0, 1, 2, 3, 4], "weight_decay": 0.05,
-                  "root": "data/VTAB-1k"},
+        "tutorial": {**_OFFLINE, "task": "eurosat", "img_size": 112, "shots": [5], "seeds": [0, 1, 2]},
+        "paper": {**_PAPER, "task": "vtab:eurosat", "shots": [1], "seeds": [0, 1, 2, 3, 4], "weight_decay": 0.05},
     },
     # Notebook 05: every method on both stand-ins, 3 seeds. Offline, 3-shot textures and 7 epochs keep the 75 runs
     # within 10 minutes on 2 CPU cores (a 5-shot textures run takes about 16 s, too much for 36 of them).
@@ -40,11 +72,25 @@ PROFILES: dict[str, dict[str, dict]] = {
         "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "epochs": 7, "seeds": [0, 1, 2],
                     "methods": list(METHODS), "scaling_task": "lfw"},
         "tutorial": {**_OFFLINE, "img_size": 112, "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
-                     "seeds": [0, 1, 2], "methods": list(METHODS), "root": "data", "scaling_task": "eurosat"},
+                     "seeds": [0, 1, 2], "methods": list(METHODS), "scaling_task": "eurosat"},
         "paper": {**_PAPER, "tasks": {"medfmc:colon": 5, "vtab:eurosat": 1}, "seeds": [0, 1, 2, 3, 4],
-                  "methods": list(METHODS), "root": "data", "scaling_task": "medfmc:colon"},
+                  "methods": list(METHODS), "scaling_task": "vtab:eurosat", "weight_decay": 0.05},
+    },
+    # Notebook 06 and `srlora report`: the paper's full grid, per table (MedFMC: 3 tasks x 1/5/10 shots x exp1-5;
+    # VTAB-1k 1-shot: the remote-sensing tasks, 5 seeds).
+    "reproduction": {
+        "paper": {**_PAPER, "tasks": {"medfmc:chest": [1, 5, 10], "medfmc:colon": [1, 5, 10],
+                                      "medfmc:endo": [1, 5, 10], "vtab:eurosat": [1], "vtab:resisc45": [1]},
+                  "seeds": [0], "exps": MEDFMC_EXPS, "vtab_seeds": [0, 1, 2, 3, 4],
+                  "weight_decay": {"medfmc": 0.3, "vtab": 0.05}, "methods": ["lora", "srlora"]},
     },
 }  # fmt: skip
+
+
+#: What a CI run of a paper profile on synthetic fixtures overrides: the offline backbone at 28 px, one epoch,
+#: two MedFMC splits and two seeds, so that every code path runs in seconds per run (the numbers mean nothing).
+FIXTURE_OVERRIDES = dict(backbone="dinov2_vits14_imgfocus", img_size=28, epochs=1, exps=[1, 2], seeds=[0],
+                         vtab_seeds=[0, 1], warmup=2)  # fmt: skip
 
 
 def experiment_profile(domain: str, profile: str) -> dict:
@@ -53,3 +99,88 @@ def experiment_profile(domain: str, profile: str) -> dict:
         raise SrLoraError(f"unknown profile {profile!r} for {domain!r}: use offline, tutorial or paper")
     settings = PROFILES[domain][profile]
     return {**settings, "methods": list(settings["methods"])}
+
+
+def notebook_settings(domain: str, profile: str, **overrides) -> dict:
+    """A profile's settings with a notebook's parameters on top (a parameter left at None keeps the profile's)."""
+    settings = experiment_profile(domain, profile)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def base_config(settings: dict, task: str | None = None, **changes) -> TrainConfig:
+    """The :class:`~srlora_utils.training.TrainConfig` a profile's settings describe (before methods, seeds,
+    shots and splits vary), for ``task`` (default: the profile's)."""
+    task = task or settings["task"]
+    decay = settings["weight_decay"]
+    if isinstance(decay, dict):  # per dataset family, as the official configs
+        decay = decay[task.partition(":")[0]]
+    fields = dict(
+        task=task,
+        backbone=settings["backbone"],
+        img_size=settings["img_size"],
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        weight_decay=decay,
+        root=settings["root"],
+        augment=settings["augment"],
+        normalize=settings["normalize"],
+        warmup_iters=settings.get("warmup", 20),
+    )
+    return TrainConfig(**{**fields, **changes})  # fmt: skip
+
+
+def task_exps(settings: dict, task: str) -> list[int] | None:
+    """The MedFMC splits a profile sweeps for ``task`` (default all five; None for tasks that draw splits by seed)."""
+    return (settings.get("exps") or MEDFMC_EXPS) if task.startswith("medfmc:") else None
+
+
+def example_task(settings: dict) -> FewShotTask:
+    """The profile's task for its first shot count and seed (or MedFMC split), read as training reads it."""
+    cfg = base_config(settings)
+    exps = task_exps(settings, cfg.task)
+    norm = resolve_normalization(cfg.normalize, cfg.backbone)
+    exp = exps[0] if exps else None
+    return load_task(cfg.task, settings["shots"][0], settings["seeds"][0], cfg.root, cfg.img_size, cfg.augment,
+                     exp=exp, norm=norm)  # fmt: skip
+
+
+def profile_tasks(settings: dict) -> dict[str, list[int]]:
+    """Task -> shot counts of a profile (``task`` with ``shots``, or a ``tasks`` mapping)."""
+    if "tasks" not in settings:
+        return {settings["task"]: list(settings["shots"])}
+    return {t: [k] if isinstance(k, int) else list(k) for t, k in settings["tasks"].items()}
+
+
+def profile_configs(settings: dict) -> list[TrainConfig]:
+    """Every run of a profile's grid: per task, shots x MedFMC splits x methods x seeds (VTAB tasks use
+    ``vtab_seeds`` when the profile has them)."""
+    configs = []
+    for task, shots in profile_tasks(settings).items():
+        seeds = settings.get("vtab_seeds", settings["seeds"]) if task.startswith("vtab:") else settings["seeds"]
+        configs += sweep_configs(base_config(settings, task), settings["methods"], seeds, shots,
+                                 task_exps(settings, task))  # fmt: skip
+    return configs
+
+
+def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:
+    """Settings of a ``domain:profile`` grid (e.g. ``reproduction:paper``), at CI size when ``tiny``
+    (:data:`FIXTURE_OVERRIDES`), with non-None ``overrides`` on top. ``shots`` applies to every task; ``seeds``
+    replaces VTAB's seeds too."""
+    domain, sep, profile = grid.partition(":")
+    if not sep:
+        raise SrLoraError(f"grid {grid!r} is not domain:profile (e.g. reproduction:paper, medical:paper)")
+    settings = experiment_profile(domain, profile)
+    if tiny:
+        settings.update(FIXTURE_OVERRIDES)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    shots = overrides.pop("shots", None)
+    if shots is not None:
+        if "tasks" in settings:
+            settings["tasks"] = {t: list(shots) for t in settings["tasks"]}
+        else:
+            settings["shots"] = list(shots)
+    if "seeds" in overrides:
+        settings.pop("vtab_seeds", None)
+    settings.update(overrides)
+    return settings

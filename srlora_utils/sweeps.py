@@ -8,7 +8,52 @@ from collections.abc import Iterable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .errors import SrLoraError
 from .training import TrainConfig, train
+
+
+def sweep_configs(
+    base: TrainConfig,
+    methods: Iterable[str],
+    seeds: Iterable[int],
+    shots: Iterable[int] | None = None,
+    exps: Iterable[int] | None = None,
+) -> list[TrainConfig]:
+    """Every (shots, exp, method, seed) combination of ``base``, in that nesting order (``exps`` None: no split)."""
+    exps = [None] if exps is None else list(exps)
+    return [
+        dataclasses.replace(base, method=m, seed=s, shots=k, exp=e)
+        for k in (shots if shots is not None else [base.shots])
+        for e in exps
+        for m in methods
+        for s in seeds
+    ]
+
+
+def shard(configs: list[TrainConfig], spec: str | None) -> list[TrainConfig]:
+    """The runs of shard ``i/n`` (``i`` from 0): every n-th run from the i-th, so shards get similar mixes; None:
+    all runs. Workers of one grid append to one records file safely (see :mod:`srlora_utils.records`)."""
+    if spec is None:
+        return configs
+    i, sep, n = spec.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise SrLoraError(f"shard {spec!r} is not i/n with 0 <= i < n (e.g. 0/4)")
+    return configs[int(i) :: int(n)]
+
+
+def run_configs(configs: list[TrainConfig], records: str | None = None, progress: bool = True) -> list[dict]:
+    """Train every config in order; runs already in ``records`` are read back, not redone, so an interrupted
+    grid resumes where it stopped. One progress bar names the run in progress; a summary line ends it."""
+    out = []
+    bar = tqdm(configs, desc="sweep", disable=not progress)
+    for cfg in bar:
+        split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
+        bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
+        out.append(train(cfg, records=records, progress=False))
+    if progress:
+        total = sum(r["total_s"] for r in out)
+        print(f"sweep: {len(out)} runs, {total:.0f} s of training in all")
+    return out
 
 
 def run_sweep(
@@ -18,33 +63,29 @@ def run_sweep(
     shots: Iterable[int] | None = None,
     records: str | None = None,
     progress: bool = True,
+    exps: Iterable[int] | None = None,
 ) -> list[dict]:
-    """Train every (shots, method, seed) combination; runs already in ``records`` are read back, not redone.
+    """Train every (shots, exp, method, seed) combination of ``base`` (see :func:`run_configs`); ``exps``:
+    MedFMC's official splits (None for other tasks)."""
+    return run_configs(sweep_configs(base, methods, seeds, shots, exps), records, progress)
 
-    One progress bar over the runs shows the last run's test metric; a summary line ends the sweep.
-    """
-    combos = [(k, m, s) for k in (shots if shots is not None else [base.shots]) for m in methods for s in seeds]
-    out = []
-    bar = tqdm(combos, desc="sweep", disable=not progress)
-    for k, method, seed in bar:
-        bar.set_postfix_str(f"{method} {k}-shot seed {seed}")
-        rec = train(dataclasses.replace(base, method=method, seed=seed, shots=k), records=records, progress=False)
-        out.append(rec)
-    if progress:
-        total = sum(r["total_s"] for r in out)
-        print(f"sweep: {len(out)} runs, {total:.0f} s of training in all")
-    return out
+
+def first_repeat(runs: list[dict]) -> list[dict]:
+    """The runs that share the first run's task, shots, seed and MedFMC split: one of each method, for curves."""
+    keys = ("task", "shots", "seed", "exp")
+    first = {k: runs[0]["config"].get(k) for k in keys}
+    return [r for r in runs if all(r["config"].get(k) == v for k, v in first.items())]
 
 
 def runs_table(runs: list[dict]) -> pd.DataFrame:
-    """One row per run: task, method, shots, seed, test metrics, trainable parameters and times."""
+    """One row per run: task, method, shots, seed, MedFMC split (exp), test metrics, trainable parameters, times."""
     rows = []
     for r in runs:
         c = r["config"]
         rows.append(
             {
                 "task": r["task"], "method": c["method"], "shots": c["shots"], "seed": c["seed"],
-                **{f"test_{k}": v for k, v in r["test"].items()},
+                "exp": c.get("exp"), **{f"test_{k}": v for k, v in r["test"].items()},
                 "trainable_params": r["trainable_params"], "step_ms": 1000 * r["step_s_median"],
                 "total_s": r["total_s"],
             }
@@ -53,39 +94,51 @@ def runs_table(runs: list[dict]) -> pd.DataFrame:
 
 
 def summary_table(runs: list[dict]) -> pd.DataFrame:
-    """Mean and standard deviation across seeds of every test metric, per (task, shots, method)."""
+    """Mean and standard deviation across runs (seeds, and MedFMC splits) of every test metric, per
+    (task, shots, method); ``runs`` counts them."""
     df = runs_table(runs)
     metrics = [c for c in df.columns if c.startswith("test_")]
     grouped = df.groupby(["task", "shots", "method"], sort=False)
     table = grouped[metrics].agg(["mean", "std"])
     table.columns = [f"{m.removeprefix('test_')} {s}" for m, s in table.columns]
-    table["seeds"] = grouped.size()
+    table["runs"] = grouped.size()
     table["trainable_params"] = grouped["trainable_params"].first()
     table["step_ms"] = grouped["step_ms"].median()
     return table
 
 
-def describe_comparison(summary: pd.DataFrame, metric: str) -> str:
-    """A plain-words reading of a summary table: which method leads and whether seeds can tell them apart."""
+def _describe_group(summary: pd.DataFrame, metric: str) -> list[str]:
     means, stds = summary[f"{metric} mean"], summary[f"{metric} std"].fillna(0.0)
+    task, shots = summary.index[0][0], summary.index[0][1]
+    runs = int(summary["runs"].min())
+    where = f"{task}, {shots}-shot"
+    if len(summary) < 2:
+        return [f"{where}: only {summary.index[0][2]} ran ({means.iloc[0]:.1f}%, {runs} runs): nothing to compare."]
     order = means.sort_values(ascending=False).index
     best, second = order[0], order[1]
     gap = means[best] - means[second]
-    noise = stds[best] + stds[second]
-    seeds = int(summary["seeds"].min())
     verdict = (
-        "larger than the two standard deviations together, so this set of seeds separates them"
-        if gap > noise
-        else "within the spread across seeds, so these runs cannot tell them apart"
+        "larger than the two standard deviations together, so these runs separate them"
+        if gap > stds[best] + stds[second]
+        else "within the spread across runs, so these runs cannot tell them apart"
     )
     lines = [
-        f"Best mean test {metric}: {best[2]} ({means[best]:.1f}%), ahead of {second[2]} ({means[second]:.1f}%) by "
-        f"{gap:.1f} points; that gap is {verdict} ({seeds} seeds).",
+        f"{where}: best mean test {metric}: {best[2]} ({means[best]:.1f}%), ahead of {second[2]} "
+        f"({means[second]:.1f}%) by {gap:.1f} points; that gap is {verdict} ({runs} runs each)."
     ]
     for key in ("srlora", "srlora_budget", "lora"):
         rows = [i for i in summary.index if i[2] == key]
         if rows:
             r = rows[0]
-            lines.append(f"{key}: {means[r]:.1f} ± {stds[r]:.1f}% with {int(summary.loc[r, 'trainable_params']):,} "
-                         "trainable parameters.")  # fmt: skip
+            lines.append(f"  {key} ({shots}-shot): {means[r]:.1f} ± {stds[r]:.1f}% with "
+                         f"{int(summary.loc[r, 'trainable_params']):,} trainable parameters.")  # fmt: skip
+    return lines
+
+
+def describe_comparison(summary: pd.DataFrame, metric: str) -> str:
+    """A plain-words reading of a summary table, per task and shot count (methods are only ranked against runs
+    with the same task and shots): which method leads and whether the runs can tell the first two apart."""
+    lines: list[str] = []
+    for _, group in summary.groupby(level=[0, 1], sort=False):
+        lines += _describe_group(group, metric)
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """Few-shot tasks by name: offline stand-ins, VTAB-1k, MedFMC, MedMNIST, EuroSAT and any ImageFolder tree.
 
 ``load_task(name, shots, seed, root, img_size)`` returns a :class:`FewShotTask`. K-shot train and
-validation sets are drawn by ``seed`` from the training pool and are disjoint; the test set is
-never used for model selection.
+validation sets are drawn by ``seed`` from the training pool and are disjoint (MedFMC: the official
+split ``exp`` fixes them); the test set is never used for model selection. Relative roots are read
+under the data folder (:mod:`srlora_utils.data_paths`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .data_paths import resolve_root, where_hint
 from .errors import SrLoraError
 from .fewshot import FewShotTask, sample_few_shot
 from .image_data import ArrayImageDataset, ImageListDataset, make_transform
 from .list_files import read_list
+from .normalization import Normalization
+
+#: A file of this name at a dataset root marks a synthetic fixture (:mod:`srlora_utils.fixtures`), not real data.
+FIXTURE_MARKER = "SYNTHETIC_FIXTURE.txt"
 
 MEDFMC_CLASSES = {
     "chest": [
@@ -45,16 +51,17 @@ def _split_pool(labels: np.ndarray, shots: int, seed: int, multilabel: bool = Fa
 
 def _array_task(name, images, labels, test_images, test_labels, classes, shots, seed, img_size, **kw) -> FewShotTask:
     ml = kw.pop("multilabel", False)
-    augment = kw.pop("augment", "official")
+    augment, norm = kw.pop("augment", "official"), kw.pop("norm", None)
     train_idx, val_idx = _split_pool(labels, shots, seed, ml)
+    plain = make_transform(img_size, False, norm=norm)
     return FewShotTask(
         name=name,
         train=ArrayImageDataset(
-            images[train_idx], labels[train_idx], make_transform(img_size, True, augment=augment), ml
+            images[train_idx], labels[train_idx], make_transform(img_size, True, augment=augment, norm=norm), ml
         ),
-        val=ArrayImageDataset(images[val_idx], labels[val_idx], make_transform(img_size, False), ml),
-        test=ArrayImageDataset(test_images, test_labels, make_transform(img_size, False), ml),
-        class_names=classes, multilabel=ml, shots=shots, seed=seed, **kw,
+        val=ArrayImageDataset(images[val_idx], labels[val_idx], plain, ml),
+        test=ArrayImageDataset(test_images, test_labels, plain, ml),
+        class_names=classes, multilabel=ml, shots=shots, seed=seed, normalization=norm, **kw,
     )  # fmt: skip
 
 
@@ -65,7 +72,7 @@ def _fixed_holdout(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
+def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
     """scikit-learn's 8x8 handwritten digits as a stand-in with a large gap from natural images."""
     from sklearn.datasets import load_digits
 
@@ -74,12 +81,12 @@ def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "of
     pool, test = _fixed_holdout(len(images), 0.5)
     return _array_task(
         "digits", images[pool], d.target[pool], images[test], d.target[test], [str(i) for i in range(10)],
-        shots, seed, img_size, standin=True, augment=augment,
+        shots, seed, img_size, standin=True, augment=augment, norm=norm,
         description="scikit-learn digits (8x8 grey, 10 classes): stand-in for a large-gap task, not medical data",
     )  # fmt: skip
 
 
-def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
+def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
     """scikit-image's LFW subset (25x25 faces vs non-faces) as a stand-in with a small gap."""
     from skimage.data import lfw_subset
 
@@ -89,7 +96,7 @@ def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "offic
     pool, test = _fixed_holdout(len(images), 0.5)
     return _array_task(
         "lfw", images[pool], labels[pool], images[test], labels[test], ["non-face", "face"], shots, seed, img_size,
-        standin=True, augment=augment,
+        standin=True, augment=augment, norm=norm,
         description="scikit-image LFW subset (faces vs non-faces): stand-in for a small-gap task",
     )  # fmt: skip
 
@@ -103,7 +110,7 @@ def _texture_patches(image: np.ndarray, size: int, n: int, rows: tuple[float, fl
 
 
 def load_textures_standin(
-    shots: int, seed: int, img_size: int, augment: str = "official", patch: int = 48, per_class: int = 30
+    shots: int, seed: int, img_size: int, augment: str = "official", norm=None, patch: int = 48, per_class: int = 30
 ) -> FewShotTask:
     """Grey texture patches from six scikit-image photographs (brick, grass, gravel, cell, immunohistochemistry,
     retina): a stand-in for patch classification as in histology (MedFMC ColonPath), **not medical data**.
@@ -127,7 +134,7 @@ def load_textures_standin(
     to_rgb = lambda a: np.repeat(np.concatenate(a)[..., None], 3, axis=-1)
     return _array_task(
         "textures", to_rgb(pool), np.array(pool_y), to_rgb(test), np.array(test_y), list(TEXTURE_SOURCES),
-        shots, seed, img_size, standin=True, augment=augment,
+        shots, seed, img_size, standin=True, augment=augment, norm=norm,
         description="grey texture patches of six scikit-image photographs: stand-in for histology-like patch "
         "classification, not medical data",
     )  # fmt: skip
@@ -135,29 +142,39 @@ def load_textures_standin(
 
 def _need_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
-        raise SrLoraError(f"{what} folder {path} is missing: place the data there (see data/README.md)")
+        raise SrLoraError(f"{what} folder {path} is missing: place the data there ({where_hint()})")
     return path
 
 
-def load_vtab(task: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
+def is_fixture(*folders: Path) -> bool:
+    """True when any of ``folders`` holds the synthetic-fixture marker."""
+    return any((Path(f) / FIXTURE_MARKER).is_file() for f in folders)
+
+
+def load_vtab(
+    task: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None
+) -> FewShotTask:
     """A VTAB-1k task from ``root/<task>/`` with ``train800val200.txt`` and ``test.txt`` (``path label`` lines)."""
     base = _need_dir(Path(root) / task, f"VTAB-1k {task}")
     paths, labels = read_list(base / "train800val200.txt")
     test_paths, test_labels = read_list(base / "test.txt")
     n_cls = int(max(labels.max(), test_labels.max())) + 1
     classes = EUROSAT_CLASSES if task.lower() == "eurosat" and n_cls == 10 else [f"class {i}" for i in range(n_cls)]
-    full = ImageListDataset(base, paths, labels, make_transform(img_size, True, augment=augment))
+    plain = make_transform(img_size, False, norm=norm)
+    full = ImageListDataset(base, paths, labels, make_transform(img_size, True, augment=augment, norm=norm))
     train_idx, val_idx = _split_pool(labels, shots, seed)
     return FewShotTask(
-        name=f"vtab-{task}", train=full.subset(train_idx), val=full.subset(val_idx, make_transform(img_size, False)),
-        test=ImageListDataset(base, test_paths, test_labels, make_transform(img_size, False)),
-        class_names=classes, multilabel=False, shots=shots, seed=seed,
-        description=f"VTAB-1k {task}: {shots}-shot train and val drawn from train800val200 by seed",
+        name=f"vtab-{task}", train=full.subset(train_idx), val=full.subset(val_idx, plain),
+        test=ImageListDataset(base, test_paths, test_labels, plain),
+        class_names=classes, multilabel=False, shots=shots, seed=seed, fixture=is_fixture(root, base),
+        normalization=norm, description=f"VTAB-1k {task}: {shots}-shot train and val drawn from train800val200 by seed",
     )  # fmt: skip
 
 
-def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int, augment: str = "official") -> FewShotTask:
-    """MedFMC ``chest``/``colon``/``endo`` in the challenge layout under ``root``.
+def load_medfmc(
+    task: str, root: Path, shots: int, exp: int, img_size: int, augment: str = "official", norm=None
+) -> FewShotTask:
+    """MedFMC ``chest``/``colon``/``endo`` in the challenge layout under ``root``, official split ``exp`` (1-5).
 
     ``root/MedFMC_train/<task>/images/`` and ``root/data_anns/MedFMC/<task>/`` holding
     ``<task>_<N>-shot_train_exp<K>.txt``, ``<task>_<N>-shot_val_exp<K>.txt`` and ``test_WithLabel.txt``.
@@ -170,21 +187,21 @@ def load_medfmc(task: str, root: Path, shots: int, exp: int, img_size: int, augm
 
     def part(file: str, train: bool) -> ImageListDataset:
         paths, labels = read_list(anns / file, len(classes), ml)
-        return ImageListDataset(images, paths, labels, make_transform(img_size, train, augment=augment), ml)
+        return ImageListDataset(images, paths, labels, make_transform(img_size, train, augment=augment, norm=norm), ml)
 
     return FewShotTask(
         name=f"medfmc-{task}", train=part(f"{task}_{shots}-shot_train_exp{exp}.txt", True),
         val=part(f"{task}_{shots}-shot_val_exp{exp}.txt", False), test=part("test_WithLabel.txt", False),
-        class_names=classes, multilabel=ml, shots=shots, seed=exp,
-        description=f"MedFMC {task}, official {shots}-shot split exp{exp}",
+        class_names=classes, multilabel=ml, shots=shots, seed=exp, exp=exp, fixture=is_fixture(root),
+        normalization=norm, description=f"MedFMC {task}, official {shots}-shot split exp{exp}",
     )  # fmt: skip
 
 
 def load_medmnist(
-    flag: str, root: Path | None, shots: int, seed: int, img_size: int, augment: str = "official", size: int = 28
+    flag: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None, size: int = 28
 ) -> FewShotTask:
     """A MedMNIST dataset from ``root/<flag>[_<size>].npz``, or downloaded by the ``medmnist`` package when online."""
-    root = Path(root) if root is not None else Path("data") / "medmnist"
+    root = Path(root)
     candidates = [root / f"{flag}_{size}.npz", root / f"{flag}.npz"] if size != 28 else [root / f"{flag}.npz"]
     path = next((p for p in candidates if p.is_file()), None)
     info = None
@@ -224,12 +241,13 @@ def load_medmnist(
     pool_lbls = squeeze(np.concatenate([data["train_labels"], data.get("val_labels", data["train_labels"][:0])]))
     return _array_task(
         f"medmnist-{flag}", pool_imgs, pool_lbls, data["test_images"], squeeze(data["test_labels"]), classes,
-        shots, seed, img_size, multilabel=multilabel, augment=augment, description=f"MedMNIST {flag} ({size} px)",
+        shots, seed, img_size, multilabel=multilabel, augment=augment, norm=norm,
+        description=f"MedMNIST {flag} ({size} px)",
     )  # fmt: skip
 
 
 def load_imagefolder(
-    root: Path, shots: int, seed: int, img_size: int, augment: str = "official", test_fraction: float = 0.3
+    root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None, test_fraction: float = 0.3
 ) -> FewShotTask:
     """Any ``root/<class>/<image>`` tree; a fixed ``test_fraction`` is held out independently of ``seed``."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
@@ -240,19 +258,19 @@ def load_imagefolder(
     paths = [str(Path(p).relative_to(root)) for p, _ in samples]
     labels = np.array([y for _, y in samples])
     pool, test = _fixed_holdout(len(paths), test_fraction)
-    full = ImageListDataset(root, paths, labels, make_transform(img_size, True, augment=augment))
+    full = ImageListDataset(root, paths, labels, make_transform(img_size, True, augment=augment, norm=norm))
     train_idx, val_idx = _split_pool(labels[pool], shots, seed)
+    plain = make_transform(img_size, False, norm=norm)
     return FewShotTask(
-        name=f"imagefolder-{root.name}", train=full.subset(pool[train_idx]),
-        val=full.subset(pool[val_idx], make_transform(img_size, False)),
-        test=full.subset(test, make_transform(img_size, False)), class_names=classes, multilabel=False,
-        shots=shots, seed=seed, description=f"ImageFolder {root}",
+        name=f"imagefolder-{root.name}", train=full.subset(pool[train_idx]), val=full.subset(pool[val_idx], plain),
+        test=full.subset(test, plain), class_names=classes, multilabel=False, shots=shots, seed=seed,
+        fixture=is_fixture(root), normalization=norm, description=f"ImageFolder {root}",
     )  # fmt: skip
 
 
-def load_eurosat(root: Path | None, shots: int, seed: int, img_size: int, augment: str = "official") -> FewShotTask:
+def load_eurosat(root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
     """EuroSAT RGB: a local ``root/eurosat/2750/<class>/`` tree, or torchvision's download when online."""
-    root = Path(root) if root is not None else Path("data")
+    root = Path(root)
     tree = root / "eurosat" / "2750"
     if not tree.is_dir():
         try:
@@ -264,9 +282,18 @@ def load_eurosat(root: Path | None, shots: int, seed: int, img_size: int, augmen
                 f"EuroSAT is not in {tree} and could not be downloaded ({err.__class__.__name__}): "
                 f"unzip EuroSAT.zip (RGB) so that {tree}/<class>/*.jpg exist"
             ) from None
-    task = load_imagefolder(tree, shots, seed, img_size, augment)
+    task = load_imagefolder(tree, shots, seed, img_size, augment, norm)
     task.name, task.description = "eurosat", "EuroSAT RGB (10 land-use classes), fixed 30% test hold-out"
     return task
+
+
+def check_exp(name: str, exp: int | None) -> None:
+    """MedFMC tasks need their official split ``exp`` (1, 2, ...); every other task draws splits by seed."""
+    if name.partition(":")[0] == "medfmc":
+        if exp is None or int(exp) < 1:
+            raise SrLoraError(f"MedFMC runs name their official split: pass exp=1..5 (got {exp!r}) for {name!r}")
+    elif exp is not None:
+        raise SrLoraError(f"exp={exp} names a MedFMC split; task {name!r} draws its splits by seed: drop exp")
 
 
 def load_task(
@@ -276,30 +303,32 @@ def load_task(
     root: str | Path | None = None,
     img_size: int = 224,
     augment: str = "official",
+    exp: int | None = None,
+    norm: Normalization | None = None,
     **kwargs,
 ) -> FewShotTask:
     """A few-shot task by name: ``digits``/``lfw``/``textures`` (stand-ins), ``vtab:<task>``,
-    ``medfmc:<chest|colon|endo>``, ``medmnist:<flag>``, ``eurosat`` or ``imagefolder`` (``root`` is the tree).
-    ``augment`` names the training augmentation (:data:`~srlora_utils.image_data.AUGMENTATIONS`)."""
+    ``medfmc:<chest|colon|endo>`` (``exp`` names the official split, 1-5), ``medmnist:<flag>``, ``eurosat`` or
+    ``imagefolder`` (``root`` is the tree). ``root`` None: the dataset's folder under the data folder; a relative
+    root is read under the data folder. ``augment`` names the training augmentation
+    (:data:`~srlora_utils.image_data.AUGMENTATIONS`), ``norm`` the mean/std (None: ImageNet's)."""
+    check_exp(name, exp)
     kind, _, sub = name.partition(":")
-    if kind == "digits":
-        return load_digits_standin(shots, seed, img_size, augment)
-    if kind == "lfw":
-        return load_lfw_standin(shots, seed, img_size, augment)
-    if kind == "textures":
-        return load_textures_standin(shots, seed, img_size, augment)
+    if kind in STANDINS:
+        loader = {"digits": load_digits_standin, "lfw": load_lfw_standin, "textures": load_textures_standin}[kind]
+        return loader(shots, seed, img_size, augment, norm)
     if kind == "medmnist":
-        return load_medmnist(sub, root and Path(root), shots, seed, img_size, augment, **kwargs)
+        return load_medmnist(sub, resolve_root(root, kind), shots, seed, img_size, augment, norm, **kwargs)
     if kind == "eurosat":
-        return load_eurosat(root and Path(root), shots, seed, img_size, augment)
-    if root is None:
-        raise SrLoraError(f"task {name!r} reads local data: pass root=<folder> (see data/README.md)")
+        return load_eurosat(resolve_root(root, kind), shots, seed, img_size, augment, norm)
     if kind == "vtab":
-        return load_vtab(sub, Path(root), shots, seed, img_size, augment)
+        return load_vtab(sub, resolve_root(root, kind), shots, seed, img_size, augment, norm)
     if kind == "medfmc":
-        return load_medfmc(sub, Path(root), shots, kwargs.get("exp", 1), img_size, augment)
+        return load_medfmc(sub, resolve_root(root, kind), shots, int(exp), img_size, augment, norm)
     if kind == "imagefolder":
-        return load_imagefolder(Path(root), shots, seed, img_size, augment)
+        if root is None:
+            raise SrLoraError("task 'imagefolder' reads a local tree: pass root=<folder> (see data/README.md)")
+        return load_imagefolder(resolve_root(root), shots, seed, img_size, augment, norm)
     raise SrLoraError(
         f"unknown task {name!r}: use digits, lfw, textures, vtab:<task>, medfmc:<chest|colon|endo>, medmnist:<flag>, "
         "eurosat or imagefolder"

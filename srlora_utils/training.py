@@ -23,26 +23,32 @@ from .fewshot import FewShotTask
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import classification_metrics, selection_metric
 from .nested import EVAL_RANKS
+from .normalization import NORMALIZATIONS, resolve_normalization
 from .records import append_record, find_record, run_key
-from .tasks import load_task
+from .tasks import check_exp, load_task
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines one run. ``lr=None`` takes the method's official default.
 
-    ``augment``: training augmentation (``official``, ``mild`` or ``none``); ``scaling``: LoRA update scale
-    (``paper``: 1/r, ``rslora``: 1/sqrt(r)); ``eval_rank``: ``full``, or ``random`` for nested methods to
-    select and test as the official code does (a random rank at evaluation).
+    ``augment``: training augmentation (``official``, ``mild`` or ``none``); ``normalize``: input mean/std
+    (``backbone``: the backbone's pretrained statistics, ``official``: ImageNet's as the official recipe);
+    ``scaling``: LoRA update scale (``paper``: 1/r, ``rslora``: 1/sqrt(r)); ``eval_rank``: ``full``, or
+    ``random`` for nested methods to select and test as the official code does (a random rank at evaluation).
+    ``exp``: MedFMC's official split (1-5), required for MedFMC tasks and refused for others; ``seed`` then
+    fixes initialisation and data order only. ``root``: relative roots are read under the data folder.
     """
 
     task: str = "digits"
     method: str = "srlora"
     shots: int = 5
     seed: int = 0
+    exp: int | None = None
     backbone: str | None = None
     img_size: int = 56
     augment: str = "official"
+    normalize: str = "backbone"
     epochs: int = 20
     batch_size: int = 4
     lr: float | None = None
@@ -96,6 +102,9 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
 
 def _check(cfg: TrainConfig) -> None:
     get_spec(cfg.method)
+    check_exp(cfg.task, cfg.exp)
+    if cfg.normalize not in NORMALIZATIONS:
+        raise SrLoraError(f"unknown normalize {cfg.normalize!r}: use one of {', '.join(NORMALIZATIONS)}")
     if cfg.eval_rank not in EVAL_RANKS:
         raise SrLoraError(f"unknown eval_rank {cfg.eval_rank!r}: use one of {', '.join(EVAL_RANKS)}")
     if cfg.eval_rank == "random" and not get_spec(cfg.method).nested:
@@ -118,7 +127,7 @@ def _fit(
     total = cfg.epochs * len(loaders["train"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, total, cfg.warmup_iters))
     loss_fn, metric = _loss_fn(multilabel), selection_metric(multilabel)
-    history, best, best_state, best_epoch, step_times, step = [], -math.inf, None, 0, [], 0
+    history, best, best_score, best_state, best_epoch, step_times, step = [], math.nan, -math.inf, None, 0, [], 0
     bar = tqdm(range(cfg.epochs), desc=f"{cfg.method} seed {cfg.seed}", disable=not progress)
     for epoch in bar:
         model.train()
@@ -145,8 +154,9 @@ def _fit(
             {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
         )
         selectable = step >= adapted.selectable_from_step
-        if selectable and (best_state is None or val[metric] > best):  # model selection on validation only
-            best, best_epoch = val[metric], epoch + 1
+        score = -math.inf if math.isnan(val[metric]) else val[metric]  # a NaN epoch never blocks later ones
+        if selectable and (best_state is None or score > best_score):  # model selection on validation only
+            best_score, best, best_epoch = score, val[metric], epoch + 1
             best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
     return history, best_state, best_epoch, best, step_times
@@ -177,7 +187,8 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     device = _device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment)
+    norm = resolve_normalization(cfg.normalize, cfg.backbone)
+    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment, exp=cfg.exp, norm=norm)
     backbone = load_backbone(cfg.backbone, num_classes=task.num_classes, img_size=cfg.img_size, seed=cfg.seed)
     loaders = {
         "train": DataLoader(
@@ -214,6 +225,8 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         "config": config,
         "task": task.display_name,
         "standin": task.standin,
+        "fixture": task.fixture,
+        "normalization": norm.as_dict(),
         "num_classes": task.num_classes,
         "best_epoch": best_epoch,
         "val": {selection_metric(task.multilabel): best},

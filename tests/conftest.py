@@ -17,6 +17,15 @@ def make_tiny_vit(num_classes: int = 3) -> torch.nn.Module:
     ).eval()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _empty_data_folder(tmp_path_factory):
+    """Tests never read the checkout's data/: the data folder is an empty temporary one unless a test moves it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SRLORA_DATA", str(tmp_path_factory.mktemp("data")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def tiny_vit() -> torch.nn.Module:
     return make_tiny_vit()

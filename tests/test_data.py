@@ -91,7 +91,7 @@ def test_medfmc_loader_multilabel(tmp_path):
     (anns / "endo_1-shot_train_exp1.txt").write_text("e0.png 1,0,0,0\ne1.png 0,1,1,0\ne2.png 0,0,0,1\n")
     (anns / "endo_1-shot_val_exp1.txt").write_text("e3.png 1,1,0,0\ne4.png 0,0,1,1\n")
     (anns / "test_WithLabel.txt").write_text("e5.png 0,0,1,0\n")
-    task = load_task("medfmc:endo", shots=1, root=tmp_path, img_size=16)
+    task = load_task("medfmc:endo", shots=1, root=tmp_path, img_size=16, exp=1)
     assert task.multilabel and task.class_names == ["ulcer", "erosion", "polyp", "tumor"]
     x, y = task.train[1]
     assert y.tolist() == [0.0, 1.0, 1.0, 0.0] and y.dtype == torch.float32
@@ -135,8 +135,12 @@ def test_malformed_list_files(tmp_path, content, match):
 def test_data_errors(tmp_path):
     with pytest.raises(S.SrLoraError, match="VTAB-1k eurosat folder .* is missing"):
         load_task("vtab:eurosat", root=tmp_path)
-    with pytest.raises(S.SrLoraError, match="pass root="):
+    with pytest.raises(S.SrLoraError, match="VTAB-1k/eurosat is missing: place the data there .*SRLORA_DATA"):
         load_task("vtab:eurosat")
+    with pytest.raises(S.SrLoraError, match="pass exp=1..5"):
+        load_task("medfmc:chest", root=tmp_path)
+    with pytest.raises(S.SrLoraError, match="drop exp"):
+        load_task("lfw", exp=2)
     with pytest.raises(S.SrLoraError, match="unknown task"):
         load_task("imagenet", root=tmp_path)
     root = make_vtab(tmp_path)

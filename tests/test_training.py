@@ -81,7 +81,7 @@ def test_sweep_summary(tmp_path):
     )
     table = summary_table(runs)
     assert list(table.index.get_level_values("method")) == ["linear_probe", "lora"]
-    assert (table["seeds"] == 2).all() and "accuracy mean" in table and "accuracy std" in table
+    assert (table["runs"] == 2).all() and "accuracy mean" in table and "accuracy std" in table
 
 
 def test_training_errors():

@@ -1,0 +1,164 @@
+"""The paper's result tables from this kit's records, next to the numbers the official authors committed.
+
+MedFMC: per task (chest and endo: mAP and AUC; colon: accuracy and AUC) and the mean AUC over the three tasks,
+per shot count, mean ± std over the official splits exp1-exp5 (and seeds). VTAB-1k: test accuracy per task,
+mean ± std over seeds. The authors' rows are labelled as theirs, with how they were selected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import SrLoraError
+from .fewshot import FIXTURE_LABEL
+from .records import read_records
+from .reference import AUTHORS_MEDFMC, AUTHORS_VTAB_1SHOT, VTAB_ALIASES
+
+MEDFMC_COLUMNS = {"chest": ("mAP", "AUC"), "colon": ("accuracy", "AUC"), "endo": ("mAP", "AUC")}
+AUTHORS_MEDFMC_LABEL = "SR-LoRA, authors (exp1 only, val-selected)"
+AUTHORS_VTAB_LABEL = "SR-LoRA, authors (mean of 5, test-selected)"
+#: Config fields that may differ between the runs of one report (what a grid varies, or what follows from it).
+_VARIED = {"task", "method", "shots", "seed", "exp", "root", "device", "lr", "weight_decay", "extra"}
+
+
+def _parse_where(where: Iterable[str]) -> dict[str, str]:
+    out = {}
+    for item in where:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SrLoraError(f"--where {item!r} is not key=value (e.g. epochs=20)")
+        out[key] = value
+    return out
+
+
+def select_records(records: list[dict], where: Iterable[str] = ()) -> list[dict]:
+    """The records whose config matches every ``key=value`` of ``where`` (values compared as text); refuses a
+    mix of settings (e.g. two image sizes), which would average unlike runs, and names what differs."""
+    conditions = _parse_where(where)
+    chosen = [r for r in records if all(str(r["config"].get(k)) == v for k, v in conditions.items())]
+    if not chosen:
+        raise SrLoraError(f"no records match {' '.join(where) or 'anything'}: check the file and --where")
+    settings = {}
+    for r in chosen:
+        fixed = {k: v for k, v in r["config"].items() if k not in _VARIED}
+        settings.setdefault(repr(sorted(fixed.items())), fixed)
+    if len(settings) > 1:
+        first, *others = settings.values()
+        differ = sorted({k for o in others for k in first if o.get(k) != first.get(k)})
+        hints = ", ".join(f"{k} in {sorted({str(s.get(k)) for s in settings.values()})}" for k in differ[:3])
+        raise SrLoraError(f"the records mix {len(settings)} settings ({hints}): pick one with --where {differ[0]}=...")
+    return chosen
+
+
+def _cell(values: pd.Series) -> str:
+    v = values.dropna()
+    if v.empty:
+        return "n/a"
+    std = f" ± {v.std():.2f}" if len(v) > 1 else ""
+    return f"{v.mean():.2f}{std} ({len(v)})"
+
+
+def _label(method: str, fixture: bool) -> str:
+    return f"{method} ({FIXTURE_LABEL})" if fixture else f"{method} (this kit)"
+
+
+def _frame(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        c = r["config"]
+        kind, _, sub = c["task"].partition(":")
+        rows.append({"kind": kind, "task": VTAB_ALIASES.get(sub, sub) if kind == "vtab" else sub,
+                     "method": _label(c["method"], bool(r.get("fixture"))), "shots": c["shots"],
+                     **{f"test {k}": v for k, v in r["test"].items()}})  # fmt: skip
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["kind", "task", "method", "shots"])
+
+
+def medfmc_table(records: list[dict]) -> pd.DataFrame:
+    """Rows (shots, method), columns ``<task> <metric>``: mean ± std (runs) over splits and seeds; the authors'
+    SR-LoRA rows (exp1 only) beside ours."""
+    df = _frame(records)
+    df = df[df["kind"] == "medfmc"]
+    rows: dict[tuple[int, str], dict[str, str]] = {}
+    for (shots, method), g in df.groupby(["shots", "method"], sort=True):
+        row = {}
+        for task, metrics in MEDFMC_COLUMNS.items():
+            t = g[g["task"] == task]
+            for m in metrics:
+                row[f"{task} {m}"] = _cell(t[f"test {m}"]) if f"test {m}" in t and not t.empty else "—"
+        rows[(shots, method)] = row
+    for shots in sorted({k for k, _ in rows} or AUTHORS_MEDFMC):
+        if shots in AUTHORS_MEDFMC:
+            theirs = AUTHORS_MEDFMC[shots]
+            rows[(shots, AUTHORS_MEDFMC_LABEL)] = {f"{t} {m}": f"{theirs[t][m]:.2f}" for t, ms in MEDFMC_COLUMNS.items()
+                                                   for m in ms}  # fmt: skip
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index(level=0, sort_remaining=False)
+    table.index.names = ["shots", "method"]
+    return table
+
+
+def medfmc_mean_auc(records: list[dict]) -> pd.DataFrame:
+    """Mean AUC over chest, colon and endo per shot count (columns) and method (rows): the mean over tasks of
+    each task's mean over runs (n/a until all three tasks ran); the authors' row from their exp1 numbers."""
+    df = _frame(records)
+    df = df[df["kind"] == "medfmc"]
+    out: dict[str, dict[str, str]] = {}
+    for (method, shots), g in df.groupby(["method", "shots"], sort=False):
+        per_task = g.groupby("task")["test AUC"].mean() if "test AUC" in g else pd.Series(dtype=float)
+        complete = set(per_task.dropna().index) >= set(MEDFMC_COLUMNS)
+        out.setdefault(method, {})[f"{shots}-shot"] = f"{per_task.mean():.2f}" if complete else "n/a"
+    out[AUTHORS_MEDFMC_LABEL] = {
+        f"{k}-shot": f"{np.mean([v[t]['AUC'] for t in MEDFMC_COLUMNS]):.2f}" for k, v in AUTHORS_MEDFMC.items()
+    }
+    return pd.DataFrame.from_dict(out, orient="index").rename_axis("mean AUC over chest, colon, endo")
+
+
+def vtab_table(records: list[dict]) -> pd.DataFrame:
+    """Rows method, columns VTAB-1k task: test accuracy mean ± std (runs), per shot count; the authors' 1-shot
+    SR-LoRA row (test-selected) for the tasks present."""
+    df = _frame(records)
+    df = df[df["kind"] == "vtab"]
+    out: dict[str, dict[str, str]] = {}
+    for (method, shots, task), g in df.groupby(["method", "shots", "task"], sort=False):
+        out.setdefault(f"{method}, {shots}-shot", {})[task] = _cell(g["test accuracy"])
+    tasks = sorted(set(df["task"])) if not df.empty else sorted(AUTHORS_VTAB_1SHOT)
+    out[AUTHORS_VTAB_LABEL + ", 1-shot"] = {t: f"{AUTHORS_VTAB_1SHOT[t]:.2f}" for t in tasks if t in AUTHORS_VTAB_1SHOT}
+    return pd.DataFrame.from_dict(out, orient="index").reindex(columns=tasks).fillna("—")
+
+
+def report_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
+    """The three tables of :func:`format_report` as data frames (keys ``medfmc``, ``medfmc_mean_auc``, ``vtab``)."""
+    return {"medfmc": medfmc_table(records), "medfmc_mean_auc": medfmc_mean_auc(records), "vtab": vtab_table(records)}
+
+
+def format_report(records: list[dict]) -> str:
+    """The paper's tables as text: cells are mean ± std (runs) in %; authors' cells are single numbers."""
+    kinds = {r["config"]["task"].partition(":")[0] for r in records}
+    fixture = any(r.get("fixture") for r in records)
+    head = [f"{len(records)} runs" + (f"; {FIXTURE_LABEL.upper()}: synthetic fixture data" if fixture else "")]
+    parts = []
+    wide = dict(display_width=200, display_max_columns=None)
+    with pd.option_context(*[x for k, v in wide.items() for x in (k.replace("_", "."), v)]):
+        if "medfmc" in kinds:
+            parts += ["MedFMC (test %, mean ± std over splits exp1-5 and seeds; runs in brackets)",
+                      medfmc_table(records).to_string(), "", medfmc_mean_auc(records).to_string()]  # fmt: skip
+        if "vtab" in kinds:
+            parts += ["", "VTAB-1k (test accuracy %, mean ± std over seeds; runs in brackets)",
+                      vtab_table(records).to_string()]  # fmt: skip
+    if not parts:
+        parts = ["no MedFMC or VTAB-1k runs in these records: the paper's tables need those tasks"]
+    notes = ["", "Authors' numbers: SR-LoRA ViT-B/16 from the official repository's history; MedFMC on split exp1 "
+             "only, selected on validation; VTAB-1k the best test-set epoch (selection on the test set). This kit "
+             "selects on validation only and evaluates at full rank."]  # fmt: skip
+    return "\n".join(head + parts + notes)
+
+
+def report_file(paths: Iterable[str | os.PathLike], where: Iterable[str] = ()) -> str:
+    """:func:`format_report` of the records in ``paths`` that match ``where``."""
+    records = [r for p in paths for r in read_records(p)]
+    if not records:
+        raise SrLoraError(f"no records in {', '.join(map(str, paths))}: run a grid first (srlora sweep)")
+    return format_report(select_records(records, where))
