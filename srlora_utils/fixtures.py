@@ -23,7 +23,9 @@ MEDFMC_SHOTS = (1, 5, 10)
 MEDFMC_EXPS = (1, 2, 3, 4, 5)
 #: VTAB-1k tasks of the fixture and their class counts (the real ones: EuroSAT 10, Resisc45 45).
 VTAB_TASKS = {"eurosat": 10, "resisc45": 45}
-_NOTE = "Synthetic fixture written by srlora_utils.fixtures: not data, not results.\n"
+#: Bumped whenever what the writers produce changes: an older fixture tree is then replaced, not reused.
+FIXTURE_VERSION = 1
+_NOTE = f"Synthetic fixture written by srlora_utils.fixtures (version {FIXTURE_VERSION}): not data, not results.\n"
 
 
 def _templates(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -52,9 +54,15 @@ def _label_field(classes: list[int], n_classes: int, multilabel: bool) -> str:
 def _fresh(target: Path) -> Path | None:
     """A temporary folder beside ``target`` to build in; None when ``target`` is already a fixture."""
     if target.exists():
-        if (target / FIXTURE_MARKER).is_file():
+        marker = target / FIXTURE_MARKER
+        if marker.is_file() and marker.read_text() == _NOTE:
             return None
-        raise SrLoraError(f"{target} exists and is not a synthetic fixture: refusing to touch it; pick another folder")
+        if marker.is_file():  # an older fixture: safe to replace
+            shutil.rmtree(target)
+        else:
+            raise SrLoraError(
+                f"{target} exists and is not a synthetic fixture: refusing to touch it; pick another folder"
+            )
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
 

@@ -110,8 +110,8 @@ def notebook_settings(domain: str, profile: str, **overrides) -> dict:
 
 def base_config(settings: dict, task: str | None = None, **changes) -> TrainConfig:
     """The :class:`~srlora_utils.training.TrainConfig` a profile's settings describe (before methods, seeds,
-    shots and splits vary), for ``task`` (default: the profile's)."""
-    task = task or settings["task"]
+    shots and splits vary), for ``task`` (default: the profile's, or its first)."""
+    task = task or settings.get("task") or next(iter(settings["tasks"]))
     decay = settings["weight_decay"]
     if isinstance(decay, dict):  # per dataset family, as the official configs
         decay = decay[task.partition(":")[0]]

@@ -16,7 +16,7 @@ import torch
 
 from .data_paths import DATA_ENV, DEFAULT_ROOTS, data_dir
 from .list_files import read_list
-from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES
+from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES, MEDFMC_MULTILABEL
 from .training import TrainConfig
 
 _DIFFERENCES = [
@@ -42,9 +42,9 @@ def protocol_differences() -> pd.DataFrame:
     return pd.DataFrame(_DIFFERENCES, columns=["aspect", "official code", "this kit"]).set_index("aspect")
 
 
-def _count(path: Path) -> int | None:
+def _count(path: Path, num_classes: int | None = None, multilabel: bool = False) -> int | None:
     try:
-        return len(read_list(path)[0]) if path.is_file() else None
+        return len(read_list(path, num_classes, multilabel)[0]) if path.is_file() else None
     except Exception:  # noqa: BLE001 - a malformed list counts as missing here; loading it names the line
         return None
 
@@ -57,7 +57,7 @@ def _medfmc_rows(root: Path, shots: list[int], exps: list[int]) -> list[dict]:
         lists = {f"{k}-shot {part} exp{e}": anns / f"{task}_{k}-shot_{part}_exp{e}.txt"
                  for k in shots for e in exps for part in ("train", "val")}  # fmt: skip
         lists["test"] = anns / "test_WithLabel.txt"
-        counts = {name: _count(p) for name, p in lists.items()}
+        counts = {name: _count(p, len(MEDFMC_CLASSES[task]), MEDFMC_MULTILABEL[task]) for name, p in lists.items()}
         missing = [str(p.relative_to(root)) for name, p in lists.items() if counts[name] is None]
         rows.append({
             "dataset": f"medfmc:{task}", "folder": str(root), "images": n_images,
