@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import warnings
 
 import pandas as pd
 
@@ -136,9 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     w = sub.add_parser("sweep", help="run a profile's whole grid (resumes from its records)")
-    w.add_argument("grid", help="domain:profile, e.g. reproduction:paper, medical:paper, remote_sensing:paper")
-    w.add_argument("--records", default="results/runs.jsonl", help="JSON-lines records (runs there are skipped)")
-    w.add_argument("--shard", default=None, metavar="I/N", help="run only every N-th run from the I-th (0-based)")
+    w.add_argument("grid", help="a .toml grid file, or domain:profile (reproduction:paper, medical:paper, ...)")
+    w.add_argument(
+        "--records", default="results/runs.jsonl",
+        help="a .jsonl file (one machine) or a directory (clusters, network file systems); recorded runs are skipped",
+    )  # fmt: skip
+    w.add_argument(
+        "--shard", default=None, metavar="I/N",
+        help="run every N-th run from the I-th (0-based); default: from torchrun or a SLURM array, else all",
+    )  # fmt: skip
+    w.add_argument("--workers", type=int, default=None, help="data-loading processes per run (default: the grid's)")
     w.add_argument("--dry-run", action="store_true", help="list the runs and how many are done; train nothing")
     w.add_argument("--tiny", action="store_true", help="CI size: offline backbone, 28 px, 1 epoch, 2 splits")
     w.add_argument("--backbone", default=None)
@@ -164,25 +172,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from .launch import worker_share
     from .profiles import grid_settings, profile_configs
+    from .records import done_keys
     from .sweeps import run_configs, shard
+    from .training import config_key
 
-    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods")
+    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
     settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
     configs = profile_configs(settings)
-    if args.device is not None:
-        configs = [dataclasses.replace(c, device=args.device) for c in configs]
-    mine = shard(configs, args.shard)
+    share = worker_share(args.shard)
+    device = args.device or share.device
+    if device is not None:  # where a run executes does not change what it is: the key stays the grid's
+        configs = [dataclasses.replace(c, device=device) for c in configs]
+    mine = shard(configs, share.shard)
+    done = done_keys(args.records)
+    left = [c for c in mine if config_key(c) not in done]
+    where = f"{share.source}" + (f", share {share.shard}" if share.shard else "")
     if args.dry_run:
-        from .records import find_record, run_key
-
-        done = sum(find_record(args.records, run_key(dataclasses.asdict(c))) is not None for c in mine)
         for c in mine:
             split = f"exp{c.exp}" if c.exp is not None else f"seed {c.seed}"
-            print(f"{c.task} {c.method} {c.shots}-shot {split} ({c.backbone or 'offline backbone'}, {c.img_size} px, "
-                  f"{c.epochs} epochs)")  # fmt: skip
-        print(f"{len(mine)} runs in this shard ({len(configs)} in the grid), {done} already in {args.records}")
+            state = "done" if c not in left else "to run"
+            print(f"{state:6} {c.task} {c.method} {c.shots}-shot {split} ({c.backbone or 'offline backbone'}, "
+                  f"{c.img_size} px, {c.epochs} epochs)")  # fmt: skip
+        print(f"{len(mine)} runs in this share ({len(configs)} in the grid; {where}), "
+              f"{len(mine) - len(left)} already in {args.records}")  # fmt: skip
         return 0
+    print(f"{len(left)} of {len(mine)} runs to do ({where}; {len(configs)} in the grid) -> {args.records}")
     run_configs(mine, records=args.records, progress=True)
     print(f"records: {args.records}; tables: srlora report {args.records}")
     return 0
@@ -219,8 +235,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> str:
+    return f"srlora: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``srlora`` console script."""
+    warnings.formatwarning = _one_line  # a warning is one line here, as errors are
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

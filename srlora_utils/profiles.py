@@ -47,6 +47,7 @@ _PAPER = dict(
     root=None,
     exps=None,
     warmup=20,
+    workers=4,  # data-loading processes per run: keeps a GPU fed at 384 px (part of the run's config)
     methods=CORE_METHODS,
 )
 #: MedFMC's official few-shot splits.
@@ -90,7 +91,7 @@ PROFILES: dict[str, dict[str, dict]] = {
 #: What a CI run of a paper profile on synthetic fixtures overrides: the offline backbone at 28 px, one epoch,
 #: two MedFMC splits and two seeds, so that every code path runs in seconds per run (the numbers mean nothing).
 FIXTURE_OVERRIDES = dict(backbone="dinov2_vits14_imgfocus", img_size=28, epochs=1, exps=[1, 2], seeds=[0],
-                         vtab_seeds=[0, 1], warmup=2)  # fmt: skip
+                         vtab_seeds=[0, 1], warmup=2, workers=0)  # fmt: skip
 
 
 def experiment_profile(domain: str, profile: str) -> dict:
@@ -126,6 +127,7 @@ def base_config(settings: dict, task: str | None = None, **changes) -> TrainConf
         augment=settings["augment"],
         normalize=settings["normalize"],
         warmup_iters=settings.get("warmup", 20),
+        workers=settings.get("workers", 0),
     )
     return TrainConfig(**{**fields, **changes})  # fmt: skip
 
@@ -164,13 +166,21 @@ def profile_configs(settings: dict) -> list[TrainConfig]:
 
 
 def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:
-    """Settings of a ``domain:profile`` grid (e.g. ``reproduction:paper``), at CI size when ``tiny``
+    """Settings of a grid: a ``.toml`` grid file (:mod:`srlora_utils.grids`) or a built-in ``domain:profile``
+    (e.g. ``reproduction:paper``), at CI size when ``tiny``
     (:data:`FIXTURE_OVERRIDES`), with non-None ``overrides`` on top. ``shots`` applies to every task; ``seeds``
     replaces VTAB's seeds too."""
-    domain, sep, profile = grid.partition(":")
-    if not sep:
-        raise SrLoraError(f"grid {grid!r} is not domain:profile (e.g. reproduction:paper, medical:paper)")
-    settings = experiment_profile(domain, profile)
+    if grid.endswith(".toml"):
+        from .grids import grid_from_toml
+
+        settings = grid_from_toml(grid)
+    else:
+        domain, sep, profile = grid.partition(":")
+        if not sep:
+            raise SrLoraError(
+                f"grid {grid!r} is neither a .toml grid file nor domain:profile (e.g. reproduction:paper)"
+            )
+        settings = experiment_profile(domain, profile)
     if tiny:
         settings.update(FIXTURE_OVERRIDES)
     overrides = {k: v for k, v in overrides.items() if v is not None}

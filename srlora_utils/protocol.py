@@ -172,16 +172,15 @@ def _classes(task: str) -> int:
     return {"eurosat": 10, "resisc45": 45}.get(sub, 10)
 
 
-def grid_commands(grid: str = "reproduction:paper", records: str = "results/paper.jsonl", workers: int = 4) -> str:
-    """Shell commands that run ``grid`` on one GPU, on ``workers`` GPUs of one machine, and as a SLURM array;
-    every form appends to one records file and skips runs already there, so rerunning resumes."""
+def grid_commands(grid: str = "reproduction:paper", records: str = "results/paper/", workers: int = 4) -> str:
+    """Shell commands that run ``grid`` on one GPU, on ``workers`` GPUs of one machine (torchrun), and as a SLURM
+    array; every form records into one location and skips runs already there, so rerunning resumes."""
     cmd = f"srlora sweep {grid} --records {records}"
-    multi = " ".join(f"CUDA_VISIBLE_DEVICES={i} {cmd} --shard {i}/{workers} &" for i in range(workers))
     return "\n".join([
         f"# data are read from the data folder (the repository's data/, or ${DATA_ENV})",
-        f"{cmd} --dry-run                       # list the runs",
-        f"{cmd}                                 # one GPU",
-        f"{multi} wait    # {workers} GPUs of one machine",
-        f"sbatch --array=0-{workers - 1} --gpus=1 --wrap \"{cmd} --shard $SLURM_ARRAY_TASK_ID/{workers}\"   # SLURM",
-        f"srlora report {records}                # the paper's tables, next to the authors' numbers",
+        f"{cmd} --dry-run    # list the runs and which are done",
+        f"{cmd}              # one GPU",
+        f"torchrun --standalone --nproc-per-node={workers} --no-python {cmd}    # {workers} GPUs of one machine",
+        f"sbatch --array=0-{4 * workers - 1} --gpus=1 --wrap \"{cmd}\"    # a SLURM array across nodes",
+        f"srlora report {records}    # the paper's tables, next to the authors' numbers",
     ])  # fmt: skip

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import math
 import platform
+import random
 import resource
 import time
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ class TrainConfig:
     ``random`` for nested methods to select and test as the official code does (a random rank at evaluation).
     ``exp``: MedFMC's official split (1-5), required for MedFMC tasks and refused for others; ``seed`` then
     fixes initialisation and data order only. ``root``: relative roots are read under the data folder.
+    ``workers``: data-loading processes (0: in the training process); each is seeded from the run's seed, so a
+    run is deterministic for a given ``workers``, but its augmentations differ from another ``workers``'.
     """
 
     task: str = "digits"
@@ -59,6 +63,7 @@ class TrainConfig:
     scaling: str = "paper"
     eval_rank: str = "full"
     root: str | None = None
+    workers: int = 0
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
@@ -87,7 +92,7 @@ def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: tor
     scores, targets = [], []
     for x, y in loader:
         with _autocast(device):
-            out = model(x.to(device))
+            out = model(x.to(device, non_blocking=True))
         scores.append(out.float().cpu().numpy())
         targets.append(y.numpy())
     return classification_metrics(np.concatenate(scores), np.concatenate(targets), multilabel)
@@ -109,6 +114,8 @@ def _check(cfg: TrainConfig) -> None:
         raise SrLoraError(f"unknown eval_rank {cfg.eval_rank!r}: use one of {', '.join(EVAL_RANKS)}")
     if cfg.eval_rank == "random" and not get_spec(cfg.method).nested:
         raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {cfg.method!r}")
+    if cfg.workers < 0:
+        raise SrLoraError(f"workers={cfg.workers} must be 0 or more")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise SrLoraError(f"epochs={cfg.epochs} and batch_size={cfg.batch_size} must be at least 1")
 
@@ -135,7 +142,7 @@ def _fit(
         for x, y in loaders["train"]:
             ts = time.perf_counter()
             with _autocast(device):
-                loss = loss_fn(model(x.to(device)).float(), y.to(device))
+                loss = loss_fn(model(x.to(device, non_blocking=True)).float(), y.to(device, non_blocking=True))
                 if adapted.regulariser is not None:
                     loss = loss + adapted.regulariser()
             opt.zero_grad(set_to_none=True)
@@ -162,6 +169,23 @@ def _fit(
     return history, best_state, best_epoch, best, step_times
 
 
+def _seed_worker(worker_id: int) -> None:
+    """Seed NumPy and ``random`` in a loader worker from its torch seed (itself drawn from the loader's generator)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int, device: torch.device) -> DataLoader:
+    """A loader fit for a GPU: ``workers`` processes kept across epochs, each seeded from ``seed``; pinned memory
+    on CUDA. The order (when shuffled) and every worker's augmentations are fixed by ``seed``."""
+    extra = dict(persistent_workers=True, worker_init_fn=_seed_worker, prefetch_factor=4) if workers else {}
+    return DataLoader(
+        dataset, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed), num_workers=workers,
+        pin_memory=device.type == "cuda", **extra,
+    )  # fmt: skip
+
+
 def init_loader(task: FewShotTask) -> DataLoader:
     """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
     plain = task.train_without_augmentation()
@@ -175,11 +199,21 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
 
 
+#: Config fields that say where a run executes, not what it is: they do not enter its key.
+EXECUTION_FIELDS = ("device",)
+
+
+def config_key(cfg: TrainConfig) -> str:
+    """The run's key in records: its whole config except :data:`EXECUTION_FIELDS` (a run done on one GPU counts as
+    done on any other)."""
+    return run_key({k: v for k, v in dataclasses.asdict(cfg).items() if k not in EXECUTION_FIELDS})
+
+
 def train(cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True) -> dict:
     """Run one experiment (or return its existing record from ``records`` unless ``force``)."""
     _check(cfg)
     config = dataclasses.asdict(cfg)
-    key = run_key(config)
+    key = config_key(cfg)
     if records and not force:
         found = find_record(records, key)
         if found is not None:
@@ -191,11 +225,9 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment, exp=cfg.exp, norm=norm)
     backbone = load_backbone(cfg.backbone, num_classes=task.num_classes, img_size=cfg.img_size, seed=cfg.seed)
     loaders = {
-        "train": DataLoader(
-            task.train, cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed)
-        ),
-        "val": DataLoader(task.val, batch_size=64),
-        "test": DataLoader(task.test, batch_size=64),
+        "train": make_loader(task.train, cfg.batch_size, True, cfg.seed, cfg.workers, device),
+        "val": make_loader(task.val, 64, False, cfg.seed, cfg.workers, device),
+        "test": make_loader(task.test, 64, False, cfg.seed, cfg.workers, device),
     }
     ctx = MethodContext(
         r=cfg.r, seed=cfg.seed, total_steps=cfg.epochs * len(loaders["train"]), scaling=cfg.scaling,
@@ -243,6 +275,7 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "history": history,
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
     }
     if records:
         append_record(records, record)

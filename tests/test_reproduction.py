@@ -222,7 +222,7 @@ def test_sweep_command_runs_a_paper_grid_on_fixtures_and_resumes(on_fixtures, tm
     records = tmp_path / "r.jsonl"
     argv = ["sweep", "medical:paper", "--tiny", "--methods", "lora", "--shots", "1", "--records", str(records)]
     assert main(argv + ["--dry-run"]) == 0
-    assert "2 runs in this shard (2 in the grid), 0 already in" in capsys.readouterr().out
+    assert "2 runs in this share (2 in the grid; one process: the whole grid), 0 already in" in capsys.readouterr().out
     assert main(argv) == 0
     recs = read_records(records)
     assert [r["config"]["exp"] for r in recs] == [1, 2] and all(r["fixture"] for r in recs)

@@ -1,0 +1,133 @@
+"""Prepared GPU check (never in CI): step time and peak memory of every method at the paper setting, and the
+loader's throughput, written as a Markdown table.
+
+Paper setting: the ViT-B/16 architecture at 384 px, batch 4, bf16 autocast, AdamW, 19-class head (ChestDR).
+Weights are random (no download), with one change that keeps SR-LoRA's cost honest: every fused qkv and proj
+matrix gets the singular values that give exactly the official shipped ranks under the paper's rule (a random
+768-wide matrix has a stable rank near 190, which would double SR-LoRA's ranks). Usage, on a GPU machine:
+
+    python benchmarks/gpu_check.py --out build/gpu_check.md          # about 2-3 minutes on one GPU
+    python benchmarks/gpu_check.py --device cpu --img-size 64 --steps 1 --methods lora srlora   # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loader_speed import images_per_second, write_images  # noqa: E402
+
+from srlora_utils.backbones import PAPER_BACKBONE, load_backbone  # noqa: E402
+from srlora_utils.methods import METHODS, MethodContext, prepare_method  # noqa: E402
+from srlora_utils.reference import OFFICIAL_VITB16_RANKS  # noqa: E402
+
+
+@torch.no_grad()
+def imprint_official_ranks(model: torch.nn.Module) -> None:
+    """Give each block's fused qkv and proj weight singular values with stable rank exactly the official rank:
+    sigma_1 = s and the others equal, so that srank = 1 + (n - 1) * (others / s)^2 = r (singular vectors kept)."""
+    for block, (r_qkv, r_proj) in zip(model.blocks, OFFICIAL_VITB16_RANKS):
+        for layer, r in ((block.attn.qkv, r_qkv), (block.attn.proj, r_proj)):
+            w = layer.weight.float()
+            u, s, vh = torch.linalg.svd(w, full_matrices=False)
+            n = s.numel()
+            new = torch.full_like(s, float(s[0]) * ((r - 1) / (n - 1)) ** 0.5)
+            new[0] = s[0]
+            layer.weight.copy_((u * new) @ vh)
+
+
+def measure(method: str, device: torch.device, img: int, steps: int, batch: int) -> dict:
+    torch.manual_seed(0)
+    backbone = load_backbone(PAPER_BACKBONE, num_classes=19, img_size=img, pretrained=False)
+    imprint_official_ranks(backbone)
+    data = [(torch.randn(16, 3, img, img), torch.zeros(16, dtype=torch.long)) for _ in range(4)]
+    ctx = MethodContext(r=8, seed=0, total_steps=steps + 3, init_loader=data)
+    t0 = time.perf_counter()
+    adapted = prepare_method(backbone, method, ctx)
+    init_s = time.perf_counter() - t0
+    model = adapted.model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    x = torch.randn(batch, 3, img, img, device=device)
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    for step in range(steps + 3):  # three warm-up steps are not counted
+        if step == 3 and device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        sync()
+        t = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            if adapted.regulariser is not None:
+                loss = loss + adapted.regulariser()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if adapted.after_step is not None:
+            adapted.after_step(step + 1)
+        sync()
+        if step >= 3:
+            times.append(time.perf_counter() - t)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    ranks = adapted.ranks()
+    return {"method": method, "trainable_params": sum(p.numel() for p in params), "mean_rank":
+            round(sum(ranks.values()) / len(ranks), 1) if ranks else 0, "step_ms": 1000 * statistics.median(times),
+            "peak_mb": peak, "init_s": init_s}  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="build/gpu_check.md")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--img-size", type=int, default=384)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2, 4, 8])
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; run it on a GPU machine (or --device cpu for a smoke test)")
+        return 2
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    rows = []
+    for method in args.methods:
+        rows.append(measure(method, device, args.img_size, args.steps, args.batch))
+        print(f"{method:16} {rows[-1]['step_ms']:8.1f} ms/step  {rows[-1]['peak_mb']:8.0f} MB peak", flush=True)
+    precision = "bf16 autocast" if device.type == "cuda" else "float32"
+    lora = next((r["step_ms"] for r in rows if r["method"] == "lora"), float("nan"))
+    with tempfile.TemporaryDirectory() as tmp:
+        names = write_images(Path(tmp), 128, "jpg")
+        loader = {w: images_per_second(Path(tmp), names, args.img_size, w, 2) for w in args.loader_workers}
+    lines = [
+        f"GPU check, {datetime.date.today()}, {name}, torch {torch.__version__}: ViT-B/16 architecture at "
+        f"{args.img_size} px, batch {args.batch}, {precision}, AdamW, random weights with the official ranks "
+        f"imprinted; median of {args.steps} steps after 3 warm-up steps.",
+        "",
+        "| method | trainable params | mean rank | step (ms) | x LoRA | peak memory (MB) | init (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['trainable_params']:,} | {r['mean_rank']} | {r['step_ms']:.1f} | "
+                     f"{r['step_ms'] / lora:.2f} | {r['peak_mb']:.0f} | {r['init_s']:.1f} |")  # fmt: skip
+    lines += ["", f"Loader (official transform, {args.img_size} px, 512 px JPEGs): " + ", ".join(
+        f"{w} workers {v:.0f} images/s" for w, v in loader.items()) + "."]  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

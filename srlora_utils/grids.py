@@ -1,0 +1,74 @@
+"""Grid files: a TOML description of a sweep (tasks x shots x MedFMC splits or seeds x methods, plus fixed
+settings), optionally starting from a built-in profile.
+
+Example (``grids/paper-medfmc.toml``)::
+
+    base = "reproduction:paper"          # optional: start from a profile's settings
+    methods = ["lora", "srlora", "srlora_budget"]
+    exps = [1, 2, 3, 4, 5]
+    [tasks]
+    "medfmc:chest" = [1, 5, 10]
+    "medfmc:colon" = [1, 5, 10]
+
+Keys are the profile keys (:data:`GRID_KEYS`); anything else is refused with the list of allowed keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from .errors import SrLoraError
+from .methods import METHODS
+
+#: Keys a grid file may set, with what each means.
+GRID_KEYS = {
+    "base": "a built-in profile to start from, domain:profile (e.g. reproduction:paper)",
+    "tasks": "table task -> list of shot counts (or one shot count)",
+    "task": "one task (with 'shots')",
+    "shots": "shot counts for 'task'",
+    "methods": "list of methods",
+    "seeds": "seeds (initialisation and data order; they draw the splits of non-MedFMC tasks)",
+    "vtab_seeds": "seeds for VTAB-1k tasks, when they differ",
+    "exps": "MedFMC official splits (1-5)",
+    "backbone": "timm name, checkpoint path, or dinov2_vits14_imgfocus (offline)",
+    "img_size": "input size in px",
+    "epochs": "epochs per run",
+    "batch_size": "batch size",
+    "weight_decay": "AdamW weight decay (a number, or a table per dataset family: medfmc, vtab, ...)",
+    "augment": "official | mild | none",
+    "normalize": "backbone | official | imagenet",
+    "warmup": "linear warm-up steps",
+    "workers": "data-loading worker processes per run",
+    "root": "dataset root (relative: under the data folder)",
+}
+_DEFAULTS = dict(backbone=None, img_size=224, epochs=20, batch_size=4, weight_decay=0.05, augment="official",
+                 normalize="backbone", warmup=20, workers=0, root=None, exps=None, seeds=[0])  # fmt: skip
+
+
+def grid_from_toml(path: str | Path) -> dict:
+    """The settings a TOML grid file describes (see the module docstring); one-line errors name the file."""
+    from .profiles import grid_settings
+
+    path = Path(path)
+    if not path.is_file():
+        raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a profile such as reproduction:paper")
+    try:
+        spec = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise SrLoraError(f"{path}: not valid TOML ({err})") from None
+    unknown = sorted(set(spec) - set(GRID_KEYS))
+    if unknown:
+        raise SrLoraError(f"{path}: unknown keys {unknown}; allowed: {', '.join(GRID_KEYS)}")
+    settings = grid_settings(spec.pop("base")) if "base" in spec else dict(_DEFAULTS)
+    if "tasks" in spec or "task" in spec:
+        settings.pop("task" if "tasks" in spec else "tasks", None)
+    settings.update(spec)
+    if "tasks" not in settings and "task" not in settings:
+        raise SrLoraError(f"{path}: no tasks: add a [tasks] table (task = [shots, ...]) or task and shots")
+    if "task" in settings and "shots" not in settings:
+        raise SrLoraError(f"{path}: 'task' needs 'shots' (a list of shot counts)")
+    bad = sorted(set(settings.get("methods", [])) - set(METHODS))
+    if bad or not settings.get("methods"):
+        raise SrLoraError(f"{path}: methods {bad or '(none)'} unknown or missing; use some of {', '.join(METHODS)}")
+    return settings
