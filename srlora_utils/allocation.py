@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
+import torch
 from torch import nn
 
 from .errors import SrLoraError
@@ -131,7 +132,7 @@ def lora_parameter_count(ranks: dict[str, int], shapes: pd.DataFrame | nn.Module
         dims = {}
         for name in ranks:
             try:
-                w = shapes.get_submodule(name).weight
+                w = cast(torch.Tensor, shapes.get_submodule(name).weight)
             except AttributeError:
                 raise SrLoraError(f"module {name!r} not found in {type(shapes).__name__}") from None
             dims[name] = (w[0].numel(), w.shape[0])

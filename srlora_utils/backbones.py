@@ -6,6 +6,7 @@ import difflib
 import os
 import socket
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import torch
@@ -59,7 +60,7 @@ def _load_filtered(model: nn.Module, state_dict: dict[str, torch.Tensor], source
 
     filt = timm.models.vision_transformer.checkpoint_filter_fn if hasattr(model, "pos_embed") else None
     if filt is not None:
-        state_dict = filt(state_dict, model)
+        state_dict = filt(state_dict, cast(Any, model))
     head_keys = {k for k in state_dict if k.startswith("head.")}
     model_head = {k: v.shape for k, v in model.state_dict().items() if k.startswith("head.")}
     if any(k not in model_head or state_dict[k].shape != model_head[k] for k in head_keys):
@@ -142,9 +143,9 @@ def load_backbone(
         )
     if not pretrained:
         return timm.create_model(name, pretrained=False, **kwargs).eval()
-    cached = _cached_hub_file(name)
-    if cached is not None:
-        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": cached}, **kwargs).eval()
+    hub_file = _cached_hub_file(name)
+    if hub_file is not None:
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": hub_file}, **kwargs).eval()
     if not _hub_reachable():
         raise BackboneUnavailableError(
             f"pretrained weights for {name!r} are not cached and the Hugging Face hub cannot be reached: "

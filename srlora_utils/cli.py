@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import sys
 import warnings
+from typing import Any, NoReturn, cast
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ from .records import write_json_atomic
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse would print the usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse would print the usage too)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -40,7 +41,7 @@ def profile_for(backbone: str | None, target: str, method: str = "exact") -> pd.
     model = load_backbone(backbone)
     if target in ("official", "qv_separate"):
         split_qkv(model)
-    return spectral_profile(model, target, method=method)
+    return spectral_profile(model, cast(Any, target), method=cast(Any, method))
 
 
 def _allocate(args: argparse.Namespace) -> int:
@@ -235,7 +236,9 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_line(message, category, filename, lineno, file=None, line=None) -> str:
+def _one_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
     return f"srlora: warning: {message}\n"
 
 

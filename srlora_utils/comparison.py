@@ -57,7 +57,7 @@ ATLAS_METHODS = ("lora", "srlora", "srlora_budget", "adalora", "eva")
 def allocation_atlas(runs: list[dict], methods: tuple[str, ...] = ATLAS_METHODS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-module ranks actually used (one column per method, from the first run of each) and their pairwise
     Spearman rank correlations (NaN where a method's ranks are all equal, as uniform LoRA's)."""
-    first = {}
+    first: dict[str, dict] = {}
     for r in runs:
         first.setdefault(r["config"]["method"], r)
     ranks = pd.DataFrame({m: pd.Series(first[m]["ranks"]) for m in methods if m in first})

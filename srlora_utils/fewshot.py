@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sized
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -54,7 +56,7 @@ class FewShotTask:
         """The training images through the evaluation transform (resize only): for data-driven initialisation
         and raw-pixel baselines."""
         plain = copy.copy(self.train)
-        plain.transform = self.val.transform
+        plain.transform = self.val.transform  # type: ignore[attr-defined]  # every kit dataset has one
         return plain
 
     def summary(self) -> str:
@@ -63,8 +65,12 @@ class FewShotTask:
         return (
             f"{self.display_name}: {self.num_classes} classes ({kind}), {self.shots}-shot, "
             f"{f'split exp{self.exp}' if self.exp is not None else f'seed {self.seed}'}; "
-            f"train {len(self.train)}, val {len(self.val)}, test {len(self.test)}"
+            f"train {_size(self.train)}, val {_size(self.val)}, test {_size(self.test)}"
         )
+
+
+def _size(dataset: Dataset) -> int:
+    return len(cast(Sized, dataset))
 
 
 def sample_few_shot(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from .errors import SrLoraError
 from .methods import METHODS
@@ -60,7 +61,7 @@ def grid_from_toml(path: str | Path) -> dict:
     unknown = sorted(set(spec) - set(GRID_KEYS))
     if unknown:
         raise SrLoraError(f"{path}: unknown keys {unknown}; allowed: {', '.join(GRID_KEYS)}")
-    settings = grid_settings(spec.pop("base")) if "base" in spec else dict(_DEFAULTS)
+    settings: dict[str, Any] = grid_settings(spec.pop("base")) if "base" in spec else dict(_DEFAULTS)
     if "tasks" in spec or "task" in spec:
         settings.pop("task" if "tasks" in spec else "tasks", None)
     settings.update(spec)

@@ -29,17 +29,17 @@ def make_transform(
     if augment not in AUGMENTATIONS:
         raise SrLoraError(f"unknown augmentation {augment!r}: use one of {', '.join(AUGMENTATIONS)}")
     mean, std = (norm.mean, norm.std) if norm is not None else (IMAGENET_MEAN, IMAGENET_STD)
-    norm = [T.ToTensor(), T.Normalize(mean, std)]
+    to_tensor = [T.ToTensor(), T.Normalize(mean, std)]
     resize = T.Resize((img_size, img_size), T.InterpolationMode.BICUBIC)
     if train and augment == "official":
         aug = [T.RandomResizedCrop(img_size, interpolation=T.InterpolationMode.BICUBIC)]
         if flip:
             aug.append(T.RandomHorizontalFlip())
-        return T.Compose([T.Lambda(_to_rgb), *aug, *norm])
+        return T.Compose([T.Lambda(_to_rgb), *aug, *to_tensor])
     if train and augment == "mild":
         affine = T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1), interpolation=T.InterpolationMode.BILINEAR)
-        return T.Compose([T.Lambda(_to_rgb), resize, affine, *norm])
-    return T.Compose([T.Lambda(_to_rgb), resize, *norm])
+        return T.Compose([T.Lambda(_to_rgb), resize, affine, *to_tensor])
+    return T.Compose([T.Lambda(_to_rgb), resize, *to_tensor])
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -77,11 +77,11 @@ METHOD_SPECS: dict[str, MethodSpec] = {
 METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
 
 #: AdaLoRA's defaults (PEFT's ``AdaLoraConfig`` and the AdaLoRA paper: initial rank 1.5x the target).
-ADALORA_DEFAULTS = dict(init_r=12, lora_alpha=8.0, orth_reg_weight=0.5, beta1=0.85, beta2=0.85)
+ADALORA_DEFAULTS: dict[str, Any] = dict(init_r=12, lora_alpha=8, orth_reg_weight=0.5, beta1=0.85, beta2=0.85)
 #: Fractions of the run's steps: warm-up before pruning (``tinit``) and final phase at a fixed budget (``tfinal``).
 ADALORA_SCHEDULE = dict(tinit=0.1, tfinal=0.3, deltaT=0.02)
 #: EVA's defaults (PEFT's ``EvaConfig``: ranks may grow to ``rho * r``).
-EVA_DEFAULTS = dict(rho=2.0, tau=0.99)
+EVA_DEFAULTS: dict[str, Any] = dict(rho=2.0, tau=0.99)
 
 
 def get_spec(method: str) -> MethodSpec:
@@ -118,7 +118,7 @@ class AdaptedModel:
     """
 
     model: nn.Module
-    spec: MethodSpec
+    spec: MethodSpec | None  # set by prepare_method
     info: dict = field(default_factory=dict)
     regulariser: Callable[[], torch.Tensor] | None = None
     after_step: Callable[[int], None] | None = None
@@ -137,7 +137,7 @@ def method_ranks(model: nn.Module, method: str, r: int = 8, seed: int = 0) -> di
         raise SrLoraError(f"method {method!r} has no LoRA ranks")
     profile = spectral_profile(model, "official")
     if rule != "shuffled":
-        return allocate_ranks(profile, rule, r=r)
+        return allocate_ranks(profile, cast(Any, rule), r=r)
     return shuffled_ranks(allocate_ranks(profile, "budget", r=r), seed)
 
 
@@ -172,7 +172,7 @@ def adapter_ranks(model: nn.Module, adapter: str = "default") -> dict[str, int]:
             continue
         lora_a = getattr(module, "lora_A", None)
         if isinstance(lora_a, nn.ModuleDict) and adapter in lora_a:
-            out[_strip(name)] = int(lora_a[adapter].weight.shape[0])
+            out[_strip(name)] = int(cast(torch.Tensor, lora_a[adapter].weight).shape[0])
     return out
 
 
@@ -207,7 +207,7 @@ def adalora_orthogonal_penalty(model: nn.Module, adapter: str = "default") -> to
     return torch.stack(terms).mean()
 
 
-def adalora_schedule(total_steps: int) -> dict[str, int]:
+def adalora_schedule(total_steps: int) -> dict[str, Any]:
     """AdaLoRA's ``tinit``, ``tfinal`` and ``deltaT`` from a run's total steps (:data:`ADALORA_SCHEDULE`)."""
     if total_steps < 4:
         raise SrLoraError(f"AdaLoRA needs at least 4 training steps to prune ranks, the run has {total_steps}")
@@ -235,8 +235,8 @@ def _build_adalora(backbone, ranks, ctx) -> AdaptedModel:
         model,
         None,
         regulariser=lambda: weight * adalora_orthogonal_penalty(model),
-        after_step=model.base_model.update_and_allocate,
-        selectable_from_step=config.total_step - config.tfinal,
+        after_step=cast(Callable[[int], None], model.base_model.update_and_allocate),
+        selectable_from_step=ctx.total_steps - int(config.tfinal),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from .errors import SrLoraError
 
@@ -64,5 +65,6 @@ def resolve_normalization(name: str, backbone: str | None) -> Normalization:
             "pass normalize='imagenet' or 'official'"
         )
     _, cfg = _pretrained_cfg(backbone)
-    mean, std = tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std)
+    mean = cast(tuple[float, float, float], tuple(float(v) for v in cfg.mean))
+    std = cast(tuple[float, float, float], tuple(float(v) for v in cfg.std))
     return Normalization(name, mean, std, f"timm pretrained config of {cfg.architecture}.{cfg.tag}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -137,7 +138,7 @@ def plot_medfmc_auc(records: list[dict], ax: plt.Axes | None = None) -> plt.Axes
     ax = _axes(ax, (6, 3.5))
     shots = [int(c.split("-")[0]) for c in table.columns]
     for method, row in table.iterrows():
-        style = dict(ls="--", color="black") if method == AUTHORS_MEDFMC_LABEL else dict(marker="o")
+        style: dict[str, Any] = dict(ls="--", color="black") if method == AUTHORS_MEDFMC_LABEL else dict(marker="o")
         ax.plot(shots, row.values, label=method, **style)
     ax.set_xticks(shots)
     ax.set_xlabel("shots per class")

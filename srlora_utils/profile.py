@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 import torch
@@ -37,8 +37,12 @@ def _measure(weight: torch.Tensor, method: Method) -> dict[str, float]:
     raise SrLoraError(f"unknown method {method!r}: use 'exact' or 'fast'")
 
 
+def _weight(layer: nn.Module) -> torch.Tensor:
+    return cast(torch.Tensor, layer.weight)
+
+
 def _attention_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    layers = [
+    layers: list[tuple[str, nn.Module]] = [
         (n, m) for n, m in model.named_modules() if n.endswith("attn.qkv") and isinstance(m, (nn.Linear, SplitQKV))
     ]
     if not layers:
@@ -69,7 +73,7 @@ def spectral_profile(model: nn.Module, target: Target = "official", method: Meth
     rows: list[dict] = []
 
     def add(name: str, block: int, kind: str, layer: nn.Module, stats: dict[str, float], source: str) -> None:
-        d_out, d_in = layer.weight.shape[0], layer.weight[0].numel()
+        d_out, d_in = _weight(layer).shape[0], _weight(layer)[0].numel()
         rows.append(
             {"module": name, "block": block, "kind": kind, "d_out": d_out, "d_in": d_in, **stats, "source": source}
         )
@@ -77,16 +81,16 @@ def spectral_profile(model: nn.Module, target: Target = "official", method: Meth
     for block, (qkv_name, qkv) in enumerate(_attention_layers(model)):
         attn_name = qkv_name.rpartition(".")[0]
         if target == "official":
-            fused = _measure(qkv.weight, method)
+            fused = _measure(_weight(qkv), method)
             for kind in ("q", "v"):
                 add(f"{qkv_name}.{kind}", block, kind, getattr(qkv, kind), fused, "fused qkv")
         elif target == "qv_separate" or (target == "all_linear" and split):
             kinds = ("q", "v") if target == "qv_separate" else ("q", "k", "v")
             for kind in kinds:
                 layer = getattr(qkv, kind)
-                add(f"{qkv_name}.{kind}", block, kind, layer, _measure(layer.weight, method), "own")
+                add(f"{qkv_name}.{kind}", block, kind, layer, _measure(_weight(layer), method), "own")
         else:
-            add(qkv_name, block, "qkv", qkv, _measure(qkv.weight, method), "own")
+            add(qkv_name, block, "qkv", qkv, _measure(_weight(qkv), method), "own")
         others = ["attn.proj"] + (["mlp.fc1", "mlp.fc2"] if target == "all_linear" else [])
         prefix = attn_name.rpartition(".")[0]
         for rel in others:
@@ -95,5 +99,5 @@ def spectral_profile(model: nn.Module, target: Target = "official", method: Meth
                 layer = model.get_submodule(name)
             except AttributeError:
                 raise SrLoraError(f"{type(model).__name__} has no {name!r} next to {qkv_name!r}") from None
-            add(name, block, rel.rpartition(".")[2], layer, _measure(layer.weight, method), "own")
+            add(name, block, rel.rpartition(".")[2], layer, _measure(_weight(layer), method), "own")
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -112,7 +113,7 @@ def data_check(
     return table
 
 
-def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained: bool = False) -> dict[str, float]:
+def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained: bool = False) -> dict[str, Any]:
     """Median seconds of one training step (batch ``cfg.batch_size``) and of evaluating one image, for LoRA r=8 on
     ``cfg.backbone`` at ``cfg.img_size`` on this machine. ``pretrained=False`` times a random twin, which needs
     no download and costs the same."""
@@ -143,11 +144,11 @@ def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained:
     return {"step_s": float(pd.Series(times[1:]).median()), "eval_s_per_image": per_image, "device": str(device)}
 
 
-def compute_plan(configs: list[TrainConfig], step: dict[str, float], data: pd.DataFrame | None = None) -> pd.DataFrame:
+def compute_plan(configs: list[TrainConfig], step: dict[str, Any], data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per task: runs, training steps (epochs x ceil(train size / batch)), evaluation images (validation every
     epoch, test once), and the hours they take at the measured ``step`` times. Train and val hold K x classes
     images; test sizes come from the ``data`` check when the lists are there (else unknown and left out)."""
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for cfg in configs:
         row = rows.setdefault(cfg.task, {"runs": 0, "train steps": 0, "eval images": 0, "test sizes known": True})
         counts = data.loc[cfg.task] if data is not None and cfg.task in data.index else None

@@ -121,7 +121,7 @@ def done_keys(path: str | os.PathLike) -> set[str]:
     path = Path(path)
     if path.is_dir():
         return {p.stem for p in path.glob("*.json")}
-    return {r.get("key") for r in read_records(path)}
+    return {str(r.get("key")) for r in read_records(path)}
 
 
 def append_record(path: str | os.PathLike, record: dict) -> None:

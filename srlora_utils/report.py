@@ -42,7 +42,7 @@ def select_records(records: list[dict], where: Iterable[str] = ()) -> list[dict]
     chosen = [r for r in records if all(str(r["config"].get(k)) == v for k, v in conditions.items())]
     if not chosen:
         raise SrLoraError(f"no records match {' '.join(where) or 'anything'}: check the file and --where")
-    settings = {}
+    settings: dict[str, dict] = {}
     for r in chosen:
         fixed = {k: v for k, v in r["config"].items() if k not in _VARIED}
         settings.setdefault(repr(sorted(fixed.items())), fixed)

@@ -20,11 +20,11 @@ def sweep_configs(
     exps: Iterable[int] | None = None,
 ) -> list[TrainConfig]:
     """Every (shots, exp, method, seed) combination of ``base``, in that nesting order (``exps`` None: no split)."""
-    exps = [None] if exps is None else list(exps)
+    splits: list[int | None] = [None] if exps is None else list(exps)
     return [
         dataclasses.replace(base, method=m, seed=s, shots=k, exp=e)
         for k in (shots if shots is not None else [base.shots])
-        for e in exps
+        for e in splits
         for m in methods
         for s in seeds
     ]

@@ -9,6 +9,7 @@ under the data folder (:mod:`srlora_utils.data_paths`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -317,18 +318,25 @@ def load_task(
     if kind in STANDINS:
         loader = {"digits": load_digits_standin, "lfw": load_lfw_standin, "textures": load_textures_standin}[kind]
         return loader(shots, seed, img_size, augment, norm)
+
+    def folder(kind: str | None = None) -> Path:
+        path = resolve_root(root, kind)
+        if path is None:
+            raise SrLoraError(f"task {name!r} reads a local folder: pass root=<folder> (see data/README.md)")
+        return path
+
     if kind == "medmnist":
-        return load_medmnist(sub, resolve_root(root, kind), shots, seed, img_size, augment, norm, **kwargs)
+        return load_medmnist(sub, folder(kind), shots, seed, img_size, augment, norm, **kwargs)
     if kind == "eurosat":
-        return load_eurosat(resolve_root(root, kind), shots, seed, img_size, augment, norm)
+        return load_eurosat(folder(kind), shots, seed, img_size, augment, norm)
     if kind == "vtab":
-        return load_vtab(sub, resolve_root(root, kind), shots, seed, img_size, augment, norm)
+        return load_vtab(sub, folder(kind), shots, seed, img_size, augment, norm)
     if kind == "medfmc":
-        return load_medfmc(sub, resolve_root(root, kind), shots, int(exp), img_size, augment, norm)
+        return load_medfmc(sub, folder(kind), shots, int(cast(int, exp)), img_size, augment, norm)
     if kind == "imagefolder":
         if root is None:
             raise SrLoraError("task 'imagefolder' reads a local tree: pass root=<folder> (see data/README.md)")
-        return load_imagefolder(resolve_root(root), shots, seed, img_size, augment, norm)
+        return load_imagefolder(folder(), shots, seed, img_size, augment, norm)
     raise SrLoraError(
         f"unknown task {name!r}: use digits, lfw, textures, vtab:<task>, medfmc:<chest|colon|endo>, medmnist:<flag>, "
         "eurosat or imagefolder"

