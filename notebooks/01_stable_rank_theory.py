@@ -256,8 +256,8 @@ assert 1 <= srank <= min(flat.shape)
 # Solution 2: the numerical rank jumps to full as soon as there is noise; the stable rank barely moves until the
 # noise carries a real share of the energy.
 gen = torch.Generator().manual_seed(seed)
-low = torch.randn(384, 5, generator=gen) @ torch.randn(5, 384, generator=gen)
-noise = torch.randn(384, 384, generator=gen)
+low = torch.randn(384, 5, generator=gen, dtype=torch.float64) @ torch.randn(5, 384, generator=gen, dtype=torch.float64)
+noise = torch.randn(384, 384, generator=gen, dtype=torch.float64)  # float64: exact rank 5 stays 5 without noise
 rows = []
 for eps in (0.0, 1e-3, 1e-1):
     w = low + eps * noise * low.norm() / noise.norm()
