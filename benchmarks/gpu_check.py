@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loader_speed import images_per_second, write_images  # noqa: E402
+from step_timing import time_training_steps  # noqa: E402
 
 from srlora_utils.backbones import PAPER_BACKBONE, load_backbone  # noqa: E402
 from srlora_utils.methods import METHODS, MethodContext, prepare_method  # noqa: E402
@@ -55,29 +56,10 @@ def measure(method: str, device: torch.device, img: int, steps: int, batch: int)
     adapted = prepare_method(backbone, method, ctx)
     init_s = time.perf_counter() - t0
     model = adapted.model.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-3)
     x = torch.randn(batch, 3, img, img, device=device)
     y = torch.zeros(batch, dtype=torch.long, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    for step in range(steps + 3):  # three warm-up steps are not counted
-        if step == 3 and device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        sync()
-        t = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-            if adapted.regulariser is not None:
-                loss = loss + adapted.regulariser()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if adapted.after_step is not None:
-            adapted.after_step(step + 1)
-        sync()
-        if step >= 3:
-            times.append(time.perf_counter() - t)
+    times = time_training_steps(adapted, x, y, steps, warmup=3)
+    params = [p for p in model.parameters() if p.requires_grad]
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
     ranks = adapted.ranks()
     return {"method": method, "trainable_params": sum(p.numel() for p in params), "mean_rank":

@@ -21,7 +21,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 PAPER_RUN_STEPS = 20 * 13  # 20 epochs x ceil(5 shots x 10 classes / batch 4)
 
@@ -29,6 +28,7 @@ PAPER_RUN_STEPS = 20 * 13  # 20 epochs x ceil(5 shots x 10 classes / batch 4)
 def measure_one(method: str, img_size: int, batch: int, steps: int, warmup: int, device: str) -> dict:
     import peft  # noqa: F401 - imported before timing: a library import is not the method's initialisation
     import torch
+    from step_timing import time_training_steps
 
     import srlora_utils as S
     from srlora_utils.methods import MethodContext, prepare_method
@@ -46,28 +46,7 @@ def measure_one(method: str, img_size: int, batch: int, steps: int, warmup: int,
     model, info = adapted.model, adapted.info
     model.to(dev).train()
     x, y = x.to(dev), y.to(dev)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-3)
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
-    times = []
-    for i in range(warmup + steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        t = time.perf_counter()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-            if adapted.regulariser is not None:
-                loss = loss + adapted.regulariser()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if adapted.after_step is not None:
-            adapted.after_step(i + 1)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
+    times = time_training_steps(adapted, x, y, steps, warmup)
     peak_mb = (
         torch.cuda.max_memory_allocated(dev) / 2**20
         if dev.type == "cuda"
