@@ -17,12 +17,12 @@ import numpy as np
 from PIL import Image
 
 from .errors import SrLoraError
-from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES, MEDFMC_MULTILABEL
+from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES, MEDFMC_MULTILABEL, VTAB_CLASS_COUNTS
 
 MEDFMC_SHOTS = (1, 5, 10)
 MEDFMC_EXPS = (1, 2, 3, 4, 5)
 #: VTAB-1k tasks of the fixture and their class counts (the real ones: EuroSAT 10, Resisc45 45).
-VTAB_TASKS = {"eurosat": 10, "resisc45": 45}
+VTAB_TASKS = {t: VTAB_CLASS_COUNTS[t] for t in ("eurosat", "resisc45")}
 #: Bumped whenever what the writers produce changes: an older fixture tree is then replaced, not reused.
 FIXTURE_VERSION = 1
 _NOTE = f"Synthetic fixture written by srlora_utils.fixtures (version {FIXTURE_VERSION}): not data, not results.\n"

@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from .data_paths import DATA_ENV, DEFAULT_ROOTS, data_dir
+from .errors import SrLoraError
 from .list_files import read_list
-from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES, MEDFMC_MULTILABEL
+from .tasks import FIXTURE_MARKER, MEDFMC_CLASSES, MEDFMC_MULTILABEL, VTAB_CLASS_COUNTS
 from .training import TrainConfig
 
 _DIFFERENCES = [
@@ -170,7 +171,9 @@ def _classes(task: str) -> int:
     kind, _, sub = task.partition(":")
     if kind == "medfmc":
         return len(MEDFMC_CLASSES[sub])
-    return {"eurosat": 10, "resisc45": 45}.get(sub, 10)
+    if sub not in VTAB_CLASS_COUNTS:
+        raise SrLoraError(f"no class count for VTAB-1k task {sub!r}: use one of {', '.join(VTAB_CLASS_COUNTS)}")
+    return VTAB_CLASS_COUNTS[sub]
 
 
 def grid_commands(grid: str = "reproduction:paper", records: str = "results/paper/", workers: int = 4) -> str:

@@ -38,6 +38,11 @@ EUROSAT_CLASSES = [
     "AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
     "Pasture", "PermanentCrop", "Residential", "River", "SeaLake",
 ]  # fmt: skip
+#: Classes of each VTAB-1k task, by folder name.
+VTAB_CLASS_COUNTS = {
+    "caltech101": 102, "cifar": 100, "dtd": 47, "oxford_flowers102": 102, "oxford_iiit_pet": 37, "sun397": 397,
+    "svhn": 10, "patch_camelyon": 2, "eurosat": 10, "resisc45": 45, "diabetic_retinopathy": 5,
+}  # fmt: skip
 STANDINS = ("digits", "lfw", "textures")
 #: scikit-image images (shipped in the wheel) whose grey-level texture names a class of the ``textures`` stand-in.
 TEXTURE_SOURCES = ("brick", "grass", "gravel", "cell", "immunohistochemistry", "retina")
