@@ -10,7 +10,7 @@ OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: setup notebooks refresh-notebooks student test test-fast checks lint bench clean
+.PHONY: setup notebooks refresh-notebooks student book test test-fast checks lint bench clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,14 @@ refresh-notebooks: setup
 student: setup
 	$(VENV)/bin/jupyter nbconvert --to notebook --output-dir build/student \
 	  --TagRemovePreprocessor.remove_cell_tags='["solution"]' --ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
+
+# Course site: the stored, executed notebooks (not re-executed) and docs/ rendered by Sphinx + MyST-NB into
+# build/book/ (open build/book/index.html; math renders offline). Warnings fail the build.
+book: setup
+	rm -rf build/book-src && mkdir -p build/book-src
+	cp -r docs/. build/book-src/ && cp $(NOTEBOOKS) build/book-src/
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html build/book-src build/book
+	@echo "course site: build/book/index.html"
 
 # Lint, format and type checks of the library (and the tests and benchmarks' lint and format).
 checks: setup

@@ -244,7 +244,7 @@ compare.round(3)
 # 2. **Low rank plus noise.** Build a rank-5 matrix $W = U V^\top$ ($384 \times 384$) and add Gaussian noise of relative size $\varepsilon \in \{0, 10^{-3}, 10^{-1}\}$. How do the numerical rank and the stable rank respond?
 # 3. **Which layer type is most compressible?** From `profile`, find the median stable rank per kind of matrix (`qkv`, `proj`, `fc1`, `fc2`) as a fraction of its largest possible rank.
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 1: the patch embedding's kernel, flattened to out x (in * kh * kw).
 kernel = model.patch_embed.proj.weight.detach()
 srank = S.stable_rank(kernel)
@@ -252,7 +252,7 @@ flat = kernel.reshape(kernel.shape[0], -1)
 print(f"patch embedding {tuple(kernel.shape)} -> {tuple(flat.shape)}: stable rank {srank:.2f}")
 assert 1 <= srank <= min(flat.shape)
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 2: the numerical rank jumps to full as soon as there is noise; the stable rank barely moves until the
 # noise carries a real share of the energy.
 gen = torch.Generator().manual_seed(seed)
@@ -267,7 +267,7 @@ assert noisy.loc[0.0, "numerical rank"] == 5 and noisy.loc[1e-3, "numerical rank
 assert abs(noisy.loc[1e-3, "stable rank"] / noisy.loc[0.0, "stable rank"] - 1) < 0.01
 noisy.round(3)
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 3: the stable rank as a fraction of min(d_out, d_in), median per kind of matrix.
 fraction = profile.assign(fraction=profile["stable_rank"] / profile[["d_out", "d_in"]].min(axis=1))
 by_kind = fraction.groupby("kind", sort=False)["fraction"].median().sort_values()

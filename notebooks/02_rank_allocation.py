@@ -209,7 +209,7 @@ print("\n".join(cli.stdout.splitlines()[-8:]))
 # 2. **Capping ranks.** The paper's rule can give ranks of several dozen. Allocate with `rule="paper"` and `r_max=16`: how many modules are capped, and what does it save?
 # 3. **Another placement.** Build the `LoraConfig` for the `qv_separate` target (Q and V with their *own* stable ranks) and check that every key of its `rank_pattern` names a module that exists in the split model.
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 1: twice the uniform budget.
 double = S.allocate_ranks(profile, "budget", budget=2 * n_uniform, r_min=r_min)
 n_double = S.lora_parameter_count(double, profile)
@@ -217,7 +217,7 @@ print(f"ranks {min(double.values())}..{max(double.values())} "
       f"(budget r={r}: {min(budget.values())}..{max(budget.values())}); {n_double:,} of {2 * n_uniform:,} parameters")
 assert n_double <= 2 * n_uniform and max(double.values()) >= max(budget.values())
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 2: the paper's rule with ranks capped at 16.
 capped = S.allocate_ranks(profile, "paper", r_max=16)
 n_capped = S.lora_parameter_count(capped, profile)
@@ -225,7 +225,7 @@ print(f"{sum(paper[m] > 16 for m in paper)} of {len(paper)} modules capped; {n_c
       f"LoRA parameters ({n_capped / n_paper:.0%})")
 assert max(capped.values()) <= 16 and n_capped <= n_paper
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 3: the qv_separate target's config; every rank_pattern key must match a module of the split model.
 import re
 

@@ -46,7 +46,9 @@ import srlora_utils as S
 from srlora_utils.baselines import baseline_table
 from srlora_utils.plotting import plot_rank_allocation, plot_results, plot_training_curves, show_examples
 from srlora_utils.profiles import base_config, example_task, notebook_settings, task_exps
-from srlora_utils.sweeps import describe_comparison, first_repeat, run_sweep, runs_table, summary_table
+from srlora_utils.comparison import cost_table
+from srlora_utils.study import allocation_table, rank_allocations
+from srlora_utils.sweeps import describe_comparison, first_repeat, run_sweep, summary_table
 
 pd.set_option("display.precision", 1)
 settings = notebook_settings("medical", profile, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
@@ -74,20 +76,11 @@ plt.show()
 # %%
 backbone = S.split_qkv(S.load_backbone(settings["backbone"], img_size=settings["img_size"]))
 profile_table = S.spectral_profile(backbone, "official")
-allocations = {rule: S.allocate_ranks(profile_table, rule, r=8) for rule in ("paper", "budget", "uniform")}
-pd.DataFrame(
-    {
-        "LoRA parameters": {k: S.lora_parameter_count(v, profile_table) for k, v in allocations.items()},
-        "ranks": {k: f"{min(v.values())}..{max(v.values())}" for k, v in allocations.items()},
-    }
-)
+allocations = rank_allocations(profile_table, r=8)  # paper rule, LoRA's budget, uniform r = 8
+allocation_table(allocations, profile_table)
 
 # %%
-ax = plot_rank_allocation(
-    {"srlora (paper)": allocations["paper"], "srlora_budget": allocations["budget"],
-     "lora r=8": allocations["uniform"]},
-    title=f"LoRA ranks per module: {settings['backbone'] or S.OFFLINE_BACKBONE}",
-)
+ax = plot_rank_allocation(allocations, title=f"LoRA ranks per module: {settings['backbone'] or S.OFFLINE_BACKBONE}")
 plt.show()
 
 # %% [markdown]
@@ -124,8 +117,8 @@ baseline_table(settings["task"], settings["shots"][0], settings["seeds"], settin
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Wall-clock cost on this machine (varies between runs): median time per training step and per run.
-runs_table(runs).groupby("method", sort=False)[["step_ms", "total_s"]].median().round(1)
+# Cost on this machine (varies between runs): medians per method of step time, set-up time and peak memory.
+cost_table(runs)
 
 # %%
 ax = plot_results(summary, metric, title=f"{example.display_name}: test {metric} vs trainable parameters")
@@ -149,7 +142,7 @@ print(describe_comparison(summary, metric))
 # 1. **One more method.** Train DoRA (`method="dora"`) on the first seed (and split) with the same settings, and put its test metric next to LoRA's on the same seed. One run is one data point: what would you need before calling a difference?
 # 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 1: DoRA on the first repeat, with exactly the sweep's settings.
 import dataclasses
 
@@ -162,7 +155,7 @@ lora_run = next(r for r in curves if r["config"]["method"] == "lora")
 print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% vs LoRA {lora_run['test'][metric]:.1f}% "
       f"(one seed; {dora['trainable_params']:,} vs {lora_run['trainable_params']:,} trainable parameters)")
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 2: differences to LoRA paired by seed (and split); `resolved` says whether the interval excludes zero.
 from srlora_utils.comparison import paired_differences
 

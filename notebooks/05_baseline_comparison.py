@@ -204,12 +204,12 @@ scaling[[f"{metric} mean", f"{metric} std", "runs"]]
 # 1. **Another reference.** The paired differences above are against LoRA. Repeat them against `srlora_budget` (`reference=`): which methods do these seeds separate from it?
 # 2. **Accuracy per parameter.** From `summary`, compute each method's test accuracy gain over the linear probe per million trainable parameters. Which method buys the most accuracy per parameter on each task?
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 1: every method against srlora_budget, paired by seed.
 against_budget = paired_differences(runs, metric, reference="srlora_budget")
 print(describe_differences(against_budget, metric, reference="srlora_budget"))
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 2: accuracy gain over the linear probe per million trainable parameters, per task.
 gain = summary[[f"{metric} mean", "trainable_params"]].copy()
 probe = gain.xs("linear_probe", level="method")[f"{metric} mean"]

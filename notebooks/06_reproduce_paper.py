@@ -150,7 +150,7 @@ plt.show()
 # 1. **Your own grid.** Write a TOML grid file that starts from `reproduction:paper`, keeps MedFMC only and adds `srlora_budget` and `dora`. How many runs is it, and how many hours on this machine at the paper-size step measured above?
 # 2. **One method's table.** Print the report for SR-LoRA's runs only (`select_records(runs, ["method=srlora"])`).
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # NBVAL_IGNORE_OUTPUT
 # Solution 1 (its hours come from this machine's measured step, so CI does not compare the printed line): a grid
 # file, expanded by the same code as `srlora sweep grid.toml --dry-run`.
@@ -172,7 +172,7 @@ assert len(mine) == 3 * 3 * 5 * 4  # tasks x shots x splits x methods
 step = paper_step if measure_paper_step else here
 print(f"{len(mine)} runs; about {compute_plan(mine, step, check).loc['total', 'hours']:.0f} h at the measured step")
 
-# %% tags=["solution", "hide-input"]
+# %% tags=["solution", "hide-cell"]
 # Solution 2: the report restricted to one method (the same filter as `srlora report FILE --where method=srlora`).
 from srlora_utils.report import select_records
 

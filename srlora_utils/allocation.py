@@ -80,7 +80,7 @@ def allocate_ranks(
     r_min: int = 1,
     r_max: int | None = None,
 ) -> dict[str, int]:
-    """LoRA rank per module (name -> rank) from a :func:`spectral_profile` table.
+    """LoRA rank per module (name -> rank) from ``profile``, a :func:`spectral_profile` table, by ``rule``:
 
     ``paper``: ``round(stable_rank)`` as the official code (Python round on float64), at least 1.
     ``budget``: ranks proportional to stable rank whose LoRA parameters ``sum(rank*(d_in+d_out))``

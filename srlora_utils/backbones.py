@@ -105,7 +105,8 @@ def load_backbone(
     name (pretrained weights from the Hugging Face cache or hub); or a local checkpoint path
     (``arch`` names its timm architecture unless the file's metadata does). ``pretrained=False``
     gives the same architecture with random weights (a "random twin"). ``seed`` fixes the random
-    initialisation (head, or the whole twin) without touching the global random state.
+    initialisation (head, or the whole twin) without touching the global random state. ``img_size``: input side
+    in px (None: the model's; position embeddings are resampled for another size).
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):

@@ -63,8 +63,9 @@ def baseline_table(
     root: str | None = None,
     exps: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Mean and std over runs of :func:`pixel_baselines`, on the images the network sees (``img_size`` px): one
-    run per seed, or per MedFMC split in ``exps`` (with the first seed)."""
+    """Mean and std over runs of :func:`pixel_baselines` on task ``task_name`` at ``shots`` per class (``root`` as
+    :func:`~srlora_utils.tasks.load_task`), on the images the network sees (``img_size`` px): one run per seed of
+    ``seeds``, or per MedFMC split in ``exps`` (with the first seed)."""
     seeds = list(seeds)
     splits = [(seeds[0], e) for e in exps] if exps is not None else [(s, None) for s in seeds]
     rows = [pixel_baselines(load_task(task_name, shots, s, root, img_size, "none", exp=e)) for s, e in splits]

@@ -33,7 +33,8 @@ def allocation_table(profile: pd.DataFrame, ranks: dict[str, int]) -> pd.DataFra
 
 
 def profile_for(backbone: str | None, target: str, method: str = "exact") -> pd.DataFrame:
-    """Load a backbone, split its qkv when ``target`` needs it, and return its spectral profile."""
+    """Load ``backbone``, split its qkv when ``target`` needs it, and return its spectral profile (stable ranks by
+    ``method``)."""
     from .backbones import load_backbone
     from .profile import spectral_profile
     from .qkv import split_qkv

@@ -12,7 +12,8 @@ from .sweeps import runs_table
 def paired_differences(
     runs: list[dict], metric: str = "accuracy", reference: str = "lora", confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Per (task, shots, method): mean of ``method - reference`` over the runs both did, with a t interval.
+    """Per (task, shots, method): mean of ``method - reference`` in test ``metric`` over the runs both did, with a
+    t interval at level ``confidence``.
 
     Pairing by seed (and MedFMC split) removes what they do to both (the split, the head's initialisation);
     ``resolved`` says whether the interval excludes zero. One pair gives no interval (NaN).
@@ -37,7 +38,8 @@ def paired_differences(
 
 
 def describe_differences(diffs: pd.DataFrame, metric: str = "accuracy", reference: str = "lora") -> str:
-    """Plain words: which differences to ``reference`` the seeds resolve, and which they cannot."""
+    """Plain words on ``diffs`` (from :func:`paired_differences` of test ``metric``): which differences to
+    ``reference`` the seeds resolve, and which they cannot."""
     lines = []
     for (task, shots, method), row in diffs.iterrows():
         ci = f"95% CI {row['ci low']:+.1f} to {row['ci high']:+.1f}"
@@ -78,7 +80,8 @@ def cost_table(runs: list[dict], reference: str = "lora") -> pd.DataFrame:
     )  # fmt: skip
     table = df.groupby("method", sort=False).median()
     table[["trainable_params", "lora_params_at_eval"]] = table[["trainable_params", "lora_params_at_eval"]].astype(int)
-    table.insert(3, f"step x {reference}", table["step_ms"] / table.loc[reference, "step_ms"])
+    if reference in table.index:  # a study without the reference method has no ratio column
+        table.insert(3, f"step x {reference}", table["step_ms"] / table.loc[reference, "step_ms"])
     return table
 
 

@@ -78,7 +78,7 @@ def sample_few_shot(
 ) -> np.ndarray:
     """Indices of ``shots`` examples per class, drawn reproducibly by ``seed`` (sorted).
 
-    Single-label: ``labels`` is (N,) ints. Multi-label: (N, C) 0/1; each class gets ``shots``
+    Single-label: ``labels`` is (N,) ints. Multi-label (``multilabel``): (N, C) 0/1; each class gets ``shots``
     examples that carry it (an example may count for several classes). ``exclude`` indices are never drawn.
     """
     if shots < 1:

@@ -80,7 +80,8 @@ def _publish(tmp: Path, target: Path) -> Path:
 
 def write_medfmc_fixture(root: str | os.PathLike, size: int = 32, test_per_class: int = 4, seed: int = 0) -> Path:
     """A MedFMC tree under ``root`` (chest, colon, endo; 1/5/10-shot train and val lists for exp1-exp5;
-    ``test_WithLabel.txt``), as :func:`~srlora_utils.tasks.load_medfmc` reads it. Returns ``root``."""
+    ``test_WithLabel.txt``), as :func:`~srlora_utils.tasks.load_medfmc` reads it: images of ``size`` px drawn from
+    ``seed``, ``test_per_class`` test images per class. Returns ``root``."""
     target = Path(root)
     tmp = _fresh(target)
     if tmp is None:
@@ -127,7 +128,8 @@ def write_vtab_fixture(
 ) -> Path:
     """A VTAB-1k tree under ``root``: ``<task>/images/`` with ``train800.txt``, ``val200.txt``,
     ``train800val200.txt`` and ``test.txt`` (``images/<name> label`` lines). ``per_class``: train, val and
-    test images per class (the real files hold 800/200/test images in all). Returns ``root``."""
+    test images per class (the real files hold 800/200/test images in all). ``tasks``: task -> classes (default
+    EuroSAT and Resisc45); images of ``size`` px drawn from ``seed``. Returns ``root``."""
     target = Path(root)
     tmp = _fresh(target)
     if tmp is None:
@@ -150,8 +152,9 @@ def write_vtab_fixture(
 
 
 def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -> dict[str, Path]:
-    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the profiles read); point
-    ``SRLORA_DATA`` at ``data_dir`` to run the paper profiles on them. Existing fixtures are kept."""
+    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the profiles read), images of
+    ``size`` px drawn from ``seed``; point ``SRLORA_DATA`` at ``data_dir`` to run the paper profiles on them.
+    Existing fixtures are kept."""
     data_dir = Path(data_dir)
     return {
         "medfmc": write_medfmc_fixture(data_dir / "MedFMC", size=size, seed=seed),

@@ -24,8 +24,8 @@ AUGMENTATIONS: tuple[str, ...] = ("official", "mild", "none")
 def make_transform(
     img_size: int, train: bool, flip: bool = True, augment: str = "official", norm: Normalization | None = None
 ) -> Callable:
-    """Transforms at ``img_size``: ``augment`` (see :data:`AUGMENTATIONS`) for training, Resize for evaluation;
-    ``norm`` gives the mean/std (None: ImageNet's)."""
+    """Transforms at ``img_size``: ``augment`` (see :data:`AUGMENTATIONS`) when ``train``, Resize for evaluation;
+    ``flip`` adds the official recipe's horizontal flip to training; ``norm`` gives the mean/std (None: ImageNet's)."""
     if augment not in AUGMENTATIONS:
         raise SrLoraError(f"unknown augmentation {augment!r}: use one of {', '.join(AUGMENTATIONS)}")
     mean, std = (norm.mean, norm.std) if norm is not None else (IMAGENET_MEAN, IMAGENET_STD)

@@ -10,7 +10,7 @@ from .errors import SrLoraError
 
 
 def read_list(path: Path, num_classes: int | None = None, multilabel: bool = False) -> tuple[list[str], np.ndarray]:
-    """Paths and labels of a list file. Single-label lines: ``path 3``. Multi-label: ``path 0,1,0,...``
+    """Paths and labels of a list file. Single-label lines: ``path 3``. Multi-label (``multilabel``): ``path 0,1,0,...``
     (one 0/1 flag per class) or ``path 2,5`` (class indices) when ``num_classes`` is given."""
     path = Path(path)
     if not path.is_file():

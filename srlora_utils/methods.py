@@ -131,7 +131,8 @@ class AdaptedModel:
 
 
 def method_ranks(model: nn.Module, method: str, r: int = 8, seed: int = 0) -> dict[str, int]:
-    """Rank dict of a LoRA-type method on the official target (Q, V, proj); the model must be split."""
+    """Rank dict of a LoRA-type ``method`` on the official target (Q, V, proj) of ``model``, which must be split:
+    ``r`` is the uniform rank (and the budget rules' reference), ``seed`` permutes the shuffled control's ranks."""
     rule = get_spec(method).rule
     if rule is None:
         raise SrLoraError(f"method {method!r} has no LoRA ranks")
@@ -264,7 +265,8 @@ _BUILDERS: dict[str, Callable[[nn.Module, dict[str, int], MethodContext], Adapte
 
 
 def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None = None) -> AdaptedModel:
-    """Wrap ``backbone`` (with its classifier ``head``) for ``method``; ``info`` records what was built.
+    """Wrap ``backbone`` (with its classifier ``head``) for ``method``, with what it may need in ``ctx`` (rank,
+    seed, run length, data; :class:`MethodContext`); ``info`` records what was built.
 
     ``info``: ``method``, ``trainable_params``, and for LoRA-type methods ``ranks`` (initial),
     ``lora_params`` and ``init_s`` (seconds to profile, allocate, wrap and initialise).

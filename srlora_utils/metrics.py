@@ -14,7 +14,8 @@ def _safe_auc(y_true: np.ndarray, scores: np.ndarray, **kw) -> float:
 
 
 def classification_metrics(scores: np.ndarray, targets: np.ndarray, multilabel: bool) -> dict[str, float]:
-    """Metrics in percent from logits ``scores`` (N, C) and targets ((N,) ints or (N, C) 0/1)."""
+    """Metrics in percent from logits ``scores`` (N, C) and ``targets`` ((N,) ints, or (N, C) 0/1 when
+    ``multilabel``)."""
     if multilabel:
         probs = 1 / (1 + np.exp(-scores))
         present = targets.sum(0) > 0  # mAP / AUC over classes that occur in this split

@@ -20,7 +20,8 @@ def _axes(ax: plt.Axes | None, figsize: tuple[float, float] = (7, 4)) -> plt.Axe
 
 
 def plot_spectra(matrices: Mapping[str, torch.Tensor], ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
-    """Normalised singular values sigma_i / sigma_1 against their index, one line per matrix (log scale)."""
+    """Normalised singular values sigma_i / sigma_1 against their index, one line per entry of ``matrices``
+    (label -> matrix; log scale), on ``ax`` (a new figure when None) titled ``title``."""
     ax = _axes(ax)
     for label, w in matrices.items():
         s = singular_values(w).numpy()
@@ -39,7 +40,8 @@ def plot_profile(
     title: str = "",
     ylabel: str = "stable rank",
 ) -> plt.Axes:
-    """``column`` against block depth, one line per (profile label, matrix kind)."""
+    """``column`` of each of ``profiles`` (label -> :func:`~srlora_utils.spectral_profile` table) against block
+    depth, one line per (label, matrix kind), on ``ax`` (a new figure when None) titled ``title``, y axis ``ylabel``."""
     ax = _axes(ax)
     styles = ["-", "--", ":", "-."]
     for (label, prof), style in zip(profiles.items(), styles * 4):
@@ -55,7 +57,8 @@ def plot_profile(
 def plot_rank_allocation(
     allocations: Mapping[str, Mapping[str, int]], ax: plt.Axes | None = None, title: str = ""
 ) -> plt.Axes:
-    """Rank per adapted module, one bar group per module and one colour per allocation."""
+    """Rank per adapted module of each of ``allocations`` (label -> module -> rank), one bar group per module and
+    one colour per allocation, on ``ax`` (a new figure when None) titled ``title``."""
     ax = _axes(ax, (10, 4))
     modules = list(next(iter(allocations.values())))
     width = 0.8 / len(allocations)
@@ -72,7 +75,8 @@ def plot_rank_allocation(
 
 
 def show_examples(task, per_class: int = 4, max_classes: int = 10) -> plt.Figure:
-    """A grid of training images of a few-shot task, one row per class (images de-normalised)."""
+    """A grid of ``task``'s training images (a :class:`~srlora_utils.fewshot.FewShotTask`), ``per_class`` per row and
+    one row per class for at most ``max_classes`` classes (images de-normalised)."""
     from .normalization import IMAGENET_MEAN, IMAGENET_STD
 
     norm = task.normalization
@@ -97,7 +101,8 @@ def show_examples(task, per_class: int = 4, max_classes: int = 10) -> plt.Figure
 
 
 def plot_training_curves(runs: list[dict], metric: str, title: str = "") -> plt.Figure:
-    """Training loss and validation ``metric`` per epoch, one line per run (method, seed)."""
+    """Training loss and validation ``metric`` per epoch, one line per record of ``runs`` (method, seed); the
+    figure's title is ``title``."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
     for r in runs:
         h = pd.DataFrame(r["history"])
@@ -115,7 +120,8 @@ def plot_training_curves(runs: list[dict], metric: str, title: str = "") -> plt.
 
 
 def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axes:
-    """Test ``metric`` (mean and std across seeds) against trainable parameters, one point per method."""
+    """Test ``metric`` (mean and std across seeds, from ``summary``: :func:`~srlora_utils.sweeps.summary_table`)
+    against trainable parameters, one point per method, titled ``title``."""
     ax = _axes(None, (7, 4))
     for (_, _, method), row in summary.iterrows():
         ax.errorbar(row["trainable_params"], row[f"{metric} mean"], yerr=row[f"{metric} std"], fmt="o", capsize=3)

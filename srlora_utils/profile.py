@@ -53,7 +53,8 @@ def _attention_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def spectral_profile(model: nn.Module, target: Target = "official", method: Method = "exact") -> pd.DataFrame:
-    """One row per matrix that ``target`` adapts, with its shape and spectral measures.
+    """One row per matrix of ``model`` (a timm ViT) that ``target`` adapts, with its shape and spectral measures;
+    ``method`` chooses how the stable rank is computed (see :func:`~srlora_utils.stable_rank`).
 
     ``official``: Q, V (stable rank of the fused qkv matrix, as the official code) and proj.
     ``qv_separate``: Q, V and proj with their own stable ranks. ``qkv``: the fused qkv and proj.

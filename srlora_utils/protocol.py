@@ -105,8 +105,9 @@ def data_check(
     exps: Sequence[int] = (1, 2, 3, 4, 5),
     vtab_tasks: Sequence[str] = ("eurosat", "resisc45"),
 ) -> pd.DataFrame:
-    """Per dataset of the paper grid: the folder read, images on disk, lines per split list, and what is missing
-    (with where it goes). ``fixture`` says whether the folder is a synthetic fixture."""
+    """Per dataset of the paper grid (MedFMC at ``medfmc_shots`` and splits ``exps``, VTAB-1k ``vtab_tasks``): the
+    folder read, images on disk, lines per split list, and what is missing (with where it goes). The ``fixture``
+    column says whether the folder is a synthetic fixture."""
     rows = _medfmc_rows(data_dir() / DEFAULT_ROOTS["medfmc"], list(medfmc_shots), list(exps))
     rows += _vtab_rows(data_dir() / DEFAULT_ROOTS["vtab"], list(vtab_tasks))
     table = pd.DataFrame(rows).set_index("dataset")
@@ -115,9 +116,9 @@ def data_check(
 
 
 def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained: bool = False) -> dict[str, Any]:
-    """Median seconds of one training step (batch ``cfg.batch_size``) and of evaluating one image, for LoRA r=8 on
-    ``cfg.backbone`` at ``cfg.img_size`` on this machine. ``pretrained=False`` times a random twin, which needs
-    no download and costs the same."""
+    """Median seconds over ``steps`` of one training step (batch ``cfg.batch_size``) and of evaluating one image,
+    for LoRA r=8 on ``cfg.backbone`` at ``cfg.img_size`` with a ``num_classes`` head, on this machine.
+    ``pretrained=False`` times a random twin, which needs no download and costs the same."""
     from .backbones import load_backbone
     from .methods import MethodContext, prepare_method
 
@@ -146,9 +147,10 @@ def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained:
 
 
 def compute_plan(configs: list[TrainConfig], step: dict[str, Any], data: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per task: runs, training steps (epochs x ceil(train size / batch)), evaluation images (validation every
-    epoch, test once), and the hours they take at the measured ``step`` times. Train and val hold K x classes
-    images; test sizes come from the ``data`` check when the lists are there (else unknown and left out)."""
+    """Per task of ``configs`` (the grid's runs): runs, training steps (epochs x ceil(train size / batch)),
+    evaluation images (validation every epoch, test once), and the hours they take at the measured ``step`` times.
+    Train and val hold K x classes images; test sizes come from the ``data`` check when the lists are there (else
+    unknown and left out)."""
     rows: dict[str, dict[str, Any]] = {}
     for cfg in configs:
         row = rows.setdefault(cfg.task, {"runs": 0, "train steps": 0, "eval images": 0, "test sizes known": True})

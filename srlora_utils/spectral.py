@@ -70,7 +70,8 @@ def top_singular_value(
 ) -> float:
     """Largest singular value by randomized block power iteration (a lower bound that converges to it).
 
-    Stops when the estimate changes by less than ``rtol`` (relative) between iterations.
+    ``weight``: a 2-D matrix, computed on in ``dtype``. Stops when the estimate changes by less than ``rtol``
+    (relative) between iterations, or after ``max_iter`` iterations of ``block`` vectors.
     Deterministic for a given ``seed``.
     """
     w = as_matrix(weight, dtype)

@@ -19,7 +19,8 @@ def sweep_configs(
     shots: Iterable[int] | None = None,
     exps: Iterable[int] | None = None,
 ) -> list[TrainConfig]:
-    """Every (shots, exp, method, seed) combination of ``base``, in that nesting order (``exps`` None: no split)."""
+    """Every (shots, exp, method, seed) combination of ``base``, in that nesting order: ``methods`` and ``seeds``
+    to run, ``shots`` (None: ``base.shots``) and MedFMC splits ``exps`` (None: no split)."""
     splits: list[int | None] = [None] if exps is None else list(exps)
     return [
         dataclasses.replace(base, method=m, seed=s, shots=k, exp=e)
@@ -42,8 +43,9 @@ def shard(configs: list[TrainConfig], spec: str | None) -> list[TrainConfig]:
 
 
 def run_configs(configs: list[TrainConfig], records: str | None = None, progress: bool = True) -> list[dict]:
-    """Train every config in order; runs already in ``records`` are read back, not redone, so an interrupted
-    grid resumes where it stopped. One progress bar names the run in progress; a summary line ends it."""
+    """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
+    interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
+    ends it."""
     out = []
     bar = tqdm(configs, desc="sweep", disable=not progress)
     for cfg in bar:
@@ -65,8 +67,9 @@ def run_sweep(
     progress: bool = True,
     exps: Iterable[int] | None = None,
 ) -> list[dict]:
-    """Train every (shots, exp, method, seed) combination of ``base`` (see :func:`run_configs`); ``exps``:
-    MedFMC's official splits (None for other tasks)."""
+    """Train every (shots, exp, method, seed) combination of ``base`` (``methods``, ``seeds``, ``shots`` and
+    ``exps`` as :func:`sweep_configs`; ``exps``: MedFMC's official splits, None for other tasks). ``records``: a
+    ``.jsonl`` file or a directory that keeps each run and lets the sweep resume; ``progress``: a bar over runs."""
     return run_configs(sweep_configs(base, methods, seeds, shots, exps), records, progress)
 
 

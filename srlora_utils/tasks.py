@@ -79,7 +79,8 @@ def _fixed_holdout(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
-    """scikit-learn's 8x8 handwritten digits as a stand-in with a large gap from natural images."""
+    """scikit-learn's 8x8 handwritten digits as a stand-in with a large gap from natural images. Arguments
+    (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -93,7 +94,8 @@ def load_digits_standin(shots: int, seed: int, img_size: int, augment: str = "of
 
 
 def load_lfw_standin(shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
-    """scikit-image's LFW subset (25x25 faces vs non-faces) as a stand-in with a small gap."""
+    """scikit-image's LFW subset (25x25 faces vs non-faces) as a stand-in with a small gap. Arguments
+    (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     from skimage.data import lfw_subset
 
     faces = lfw_subset()
@@ -123,6 +125,7 @@ def load_textures_standin(
 
     Patches of ``patch`` px are cut at fixed, seed-independent positions: the pool (200 per class) from the top
     60% of each image, the test set (``per_class`` per class) from the bottom 35%, so no test pixel is in the pool.
+    Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`.
     """
     import skimage.data
     from skimage.color import rgb2gray
@@ -160,7 +163,8 @@ def is_fixture(*folders: Path) -> bool:
 def load_vtab(
     task: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None
 ) -> FewShotTask:
-    """A VTAB-1k task from ``root/<task>/`` with ``train800val200.txt`` and ``test.txt`` (``path label`` lines)."""
+    """A VTAB-1k task from ``root/<task>/`` with ``train800val200.txt`` and ``test.txt`` (``path label`` lines).
+    Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     base = _need_dir(Path(root) / task, f"VTAB-1k {task}")
     paths, labels = read_list(base / "train800val200.txt")
     test_paths, test_labels = read_list(base / "test.txt")
@@ -184,6 +188,7 @@ def load_medfmc(
 
     ``root/MedFMC_train/<task>/images/`` and ``root/data_anns/MedFMC/<task>/`` holding
     ``<task>_<N>-shot_train_exp<K>.txt``, ``<task>_<N>-shot_val_exp<K>.txt`` and ``test_WithLabel.txt``.
+    Other arguments (``shots``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`.
     """
     if task not in MEDFMC_CLASSES:
         raise SrLoraError(f"unknown MedFMC task {task!r}: use chest, colon or endo")
@@ -206,7 +211,8 @@ def load_medfmc(
 def load_medmnist(
     flag: str, root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None, size: int = 28
 ) -> FewShotTask:
-    """A MedMNIST dataset from ``root/<flag>[_<size>].npz``, or downloaded by the ``medmnist`` package when online."""
+    """A MedMNIST dataset from ``root/<flag>[_<size>].npz``, or downloaded by the ``medmnist`` package when online.
+    Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     root = Path(root)
     candidates = [root / f"{flag}_{size}.npz", root / f"{flag}.npz"] if size != 28 else [root / f"{flag}.npz"]
     path = next((p for p in candidates if p.is_file()), None)
@@ -255,7 +261,8 @@ def load_medmnist(
 def load_imagefolder(
     root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None, test_fraction: float = 0.3
 ) -> FewShotTask:
-    """Any ``root/<class>/<image>`` tree; a fixed ``test_fraction`` is held out independently of ``seed``."""
+    """Any ``root/<class>/<image>`` tree; a fixed ``test_fraction`` is held out independently of ``seed``.
+    Other arguments (``shots``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     root = _need_dir(Path(root), "ImageFolder")
@@ -275,7 +282,8 @@ def load_imagefolder(
 
 
 def load_eurosat(root: Path, shots: int, seed: int, img_size: int, augment: str = "official", norm=None) -> FewShotTask:
-    """EuroSAT RGB: a local ``root/eurosat/2750/<class>/`` tree, or torchvision's download when online."""
+    """EuroSAT RGB: a local ``root/eurosat/2750/<class>/`` tree, or torchvision's download when online.
+    Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     root = Path(root)
     tree = root / "eurosat" / "2750"
     if not tree.is_dir():
@@ -315,9 +323,13 @@ def load_task(
 ) -> FewShotTask:
     """A few-shot task by name: ``digits``/``lfw``/``textures`` (stand-ins), ``vtab:<task>``,
     ``medfmc:<chest|colon|endo>`` (``exp`` names the official split, 1-5), ``medmnist:<flag>``, ``eurosat`` or
-    ``imagefolder`` (``root`` is the tree). ``root`` None: the dataset's folder under the data folder; a relative
-    root is read under the data folder. ``augment`` names the training augmentation
-    (:data:`~srlora_utils.image_data.AUGMENTATIONS`), ``norm`` the mean/std (None: ImageNet's)."""
+    ``imagefolder`` (``root`` is the tree).
+
+    ``shots``: K examples per class in the training split (and again, disjoint, in the validation split).
+    ``seed``: draws both splits (except on MedFMC, where ``exp`` fixes them). ``root`` None: the dataset's folder
+    under the data folder; a relative root is read under the data folder. ``img_size``: side in px of the images
+    the network sees. ``augment`` names the training augmentation (:data:`~srlora_utils.image_data.AUGMENTATIONS`),
+    ``norm`` the mean/std (None: ImageNet's). The loaders below take the same arguments."""
     check_exp(name, exp)
     kind, _, sub = name.partition(":")
     if kind in STANDINS:

@@ -89,7 +89,8 @@ def _autocast(device: torch.device):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device) -> dict[str, float]:
-    """Task metrics of ``model`` on ``loader`` in eval mode (nested adapters at full rank unless told otherwise)."""
+    """Task metrics of ``model`` on ``loader`` in eval mode, on ``device`` (nested adapters at full rank unless told
+    otherwise): accuracy, or mAP and AUC when ``multilabel``."""
     model.eval()
     scores, targets = [], []
     for x, y in loader:
@@ -179,8 +180,9 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int, device: torch.device) -> DataLoader:
-    """A loader fit for a GPU: ``workers`` processes kept across epochs, each seeded from ``seed``; pinned memory
-    on CUDA. The order (when shuffled) and every worker's augmentations are fixed by ``seed``."""
+    """A loader of ``dataset`` in batches of ``batch_size``, fit for a GPU: ``workers`` processes kept across epochs,
+    each seeded from ``seed``; pinned memory when ``device`` is CUDA. The order (when ``shuffle``) and every
+    worker's augmentations are fixed by ``seed``."""
     extra: dict[str, Any] = {}
     if workers:
         extra = dict(persistent_workers=True, worker_init_fn=_seed_worker, prefetch_factor=4)
@@ -214,7 +216,9 @@ def config_key(cfg: TrainConfig) -> str:
 
 
 def train(cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True) -> dict:
-    """Run one experiment (or return its existing record from ``records`` unless ``force``)."""
+    """Run the experiment ``cfg`` describes and return its record (also appended to ``records``, a ``.jsonl`` file
+    or a directory, when given). A record already in ``records`` for the same config is returned instead of
+    training again, unless ``force``. ``progress``: a bar over epochs with the loss and validation metric."""
     _check(cfg)
     config = dataclasses.asdict(cfg)
     key = config_key(cfg)

@@ -65,3 +65,39 @@ def test_profiles_own_their_augmentation_and_methods():
     settings = experiment_profile("medical", "offline")
     settings["methods"].append("eva")  # a copy: the profile itself is unchanged
     assert experiment_profile("medical", "offline")["methods"] == CORE_METHODS
+
+
+def test_adaptation_gain_reads_the_domain_gap_from_a_summary():
+    """Linear probe against the best method that adapts the backbone, per (task, shots); the head-only probe is
+    never the 'best adapting method', and a group without a probe is left out."""
+    from srlora_utils.study import adaptation_gain
+    from srlora_utils.sweeps import summary_table
+
+    runs = [_run("linear_probe", s, a) for s, a in enumerate([60, 70])]
+    runs += [_run("lora", s, a) for s, a in enumerate([80, 88])] + [
+        _run("full_ft", s, a) for s, a in enumerate([85, 85])
+    ]
+    gain = adaptation_gain(summary_table(runs), "accuracy")
+    row = gain.loc[("t (stand-in)", 5)]
+    assert row["best adapting method"] == "full_ft" and row["gain (points)"] == pytest.approx(20.0)
+    only_adapters = adaptation_gain(
+        summary_table([r for r in runs if r["config"]["method"] != "linear_probe"]), "accuracy"
+    )
+    assert only_adapters.empty
+    cost = cost_table([r for r in runs if r["config"]["method"] != "lora"])  # no reference method: no ratio column
+    assert "step x lora" not in cost.columns
+
+
+def test_rank_allocations_share_lora_budget_where_they_should():
+    """The budget allocation spends exactly uniform LoRA's parameters; the table names all three allocations."""
+    import pandas as pd
+
+    from srlora_utils.study import allocation_table, rank_allocations
+
+    profile = pd.DataFrame({"module": ["a", "b", "c"], "d_out": [64] * 3, "d_in": [64] * 3,
+                            "stable_rank": [2.2, 10.6, 30.1]})  # fmt: skip
+    alloc = rank_allocations(profile, r=8)
+    assert alloc["srlora (paper)"] == {"a": 2, "b": 11, "c": 30}
+    table = allocation_table(alloc, profile)
+    assert table.loc["srlora_budget", "LoRA parameters"] == table.loc["lora", "LoRA parameters"] == 3 * 8 * 128
+    assert table.loc["lora", "ranks"] == "8..8"

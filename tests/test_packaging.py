@@ -33,7 +33,7 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make notebooks" in readme
-    assert re.search(r"^make test$", ci, re.M)
+    assert re.search(r"^(\w+=\S+ )*make test\b", ci, re.M)  # an environment variable may precede it
 
 
 def test_the_package_ships_its_type_marker_and_dev_tools_are_an_extra():
@@ -44,3 +44,49 @@ def test_the_package_ships_its_type_marker_and_dev_tools_are_an_extra():
     for tool in ("pytest", "ruff", "mypy", "nbval"):
         assert tool not in runtime and any(d.startswith(tool) for d in meta["project"]["optional-dependencies"]["dev"])
     assert ".[dev]" in (ROOT / "Makefile").read_text()
+
+
+def _public_functions():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import srlora_utils
+
+    for info in pkgutil.iter_modules(srlora_utils.__path__):
+        module = importlib.import_module(f"srlora_utils.{info.name}")
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj):
+                yield f"{info.name}.{name}", obj, module
+            elif inspect.isclass(obj):
+                for meth_name, meth in vars(obj).items():
+                    if inspect.isfunction(meth) and not meth_name.startswith("_"):
+                        yield f"{info.name}.{name}.{meth_name}", meth, module
+
+
+def test_public_docstrings_name_the_arguments_of_functions_with_three_or_more():
+    """A function with three or more arguments names each in its docstring, or in the docstring of the function it
+    points to with "as :func:`...`" (the loaders share load_task's arguments)."""
+    import inspect
+    import re
+
+    import srlora_utils
+
+    vague = []
+    for qualname, fn, module in _public_functions():
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]  # fmt: skip
+        if len(params) < 3:
+            continue
+        doc = inspect.getdoc(fn) or ""
+        for ref in re.findall(r"as :func:`~?([\w.]+)`", doc):
+            target = getattr(module, ref.rsplit(".", 1)[-1], None) or getattr(
+                srlora_utils, ref.rsplit(".", 1)[-1], None
+            )
+            doc += inspect.getdoc(target) or ""
+        missing = [p for p in params if not re.search(rf"\b{p}\b", doc)]
+        if missing:
+            vague.append(f"{qualname}: {', '.join(missing)}")
+    assert not vague, "docstrings that do not name these arguments:\n" + "\n".join(vague)

@@ -1,0 +1,206 @@
+"""The course site (`make book`), opened in headless Chromium: every page loads with its title and rendered math,
+every figure of the stored notebooks is on its page and decodes, every internal link resolves, solutions are
+folded, nothing is fetched from the network; screenshots of the landing page and one lesson stay in build/.
+
+Chromium is Debian's package; the test set-up installs it when it is missing and it can (root or sudo, apt-get).
+Where it cannot, the test skips and says why, except in CI (``CI`` or ``SRLORA_REQUIRE_BROWSER`` set), where a
+missing browser fails."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "build" / "book"
+SHOTS = ROOT / "build" / "book-screenshots"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PAGES = ["index.html"] + [nb.with_suffix(".html").name for nb in NOTEBOOKS]
+pytestmark = pytest.mark.slow
+
+#: The page checker, run by Chromium on the site's own origin: each page in an iframe, once MathJax has typeset it
+#: and its images have loaded (or failed), is summarised into a <pre id="result"> that --dump-dom prints.
+CHECKER = """<!doctype html><html><body><script>
+const pages = %s;
+function settle(img) { return img.complete ? null : new Promise(r => { img.onload = img.onerror = r; }); }
+function visit(page) {
+  return new Promise(resolve => {
+    const frame = document.createElement("iframe");
+    frame.style.width = "1200px"; frame.style.height = "900px";
+    frame.onload = async () => {
+      const win = frame.contentWindow, doc = frame.contentDocument;
+      if (win.MathJax && win.MathJax.startup) { try { await win.MathJax.startup.promise; } catch (e) {} }
+      const imgs = [...doc.querySelectorAll("img")];
+      await Promise.all(imgs.map(settle));
+      const figures = imgs.filter(i => (i.getAttribute("src") || "").startsWith("_images/"));
+      const solutions = [...doc.querySelectorAll(".tag_solution")];
+      resolve({page, title: doc.title, h1: (doc.querySelector("h1") || {}).textContent || "",
+               figures: figures.length, decoded: figures.filter(i => i.naturalWidth > 0).length,
+               broken: imgs.filter(i => !i.naturalWidth).map(i => i.getAttribute("src")),
+               math: doc.querySelectorAll("mjx-container").length,
+               solutions: solutions.length,
+               folded: solutions.filter(s => { const d = s.querySelector("details"); return d && !d.open; }).length});
+    };
+    frame.src = page; document.body.appendChild(frame);
+  });
+}
+(async () => {
+  const out = [];
+  for (const page of pages) { out.push(await visit(page)); }
+  const pre = document.createElement("pre"); pre.id = "result"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script></body></html>"""
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("SRLORA_REQUIRE_BROWSER"))
+
+
+def _install_chromium() -> None:
+    """Debian's chromium through apt-get, as root or with passwordless sudo; silently nothing otherwise."""
+    if not shutil.which("apt-get"):
+        return
+    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if prefix is None:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        subprocess.run(prefix + cmd, env=env, capture_output=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        _install_chromium()
+        found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        reason = "headless Chromium is not installed and could not be (needs apt-get as root or with sudo)"
+        if _in_ci():
+            pytest.fail(f"{reason}; CI requires it")
+        pytest.skip(f"{reason}: `apt-get install chromium` to run this test")
+    return found
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """The site as `make book` builds it (from the stored notebooks; nothing re-executed)."""
+    done = subprocess.run(["make", "-s", "book"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"make book failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    """The site over HTTP on localhost (pages in iframes must share an origin for the checker to read them)."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log on stderr
+        pass
+
+
+def _chromium(binary: str, *args: str) -> subprocess.CompletedProcess:
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+             "--no-first-run", "--disable-extensions", "--virtual-time-budget=30000"]  # fmt: skip
+    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=300)
+
+
+class _Links(HTMLParser):
+    """Every href/src of a page, and every id it defines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        for key in ("href", "src"):
+            if a.get(key):
+                self.refs.append((tag, a[key]))
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _image_outputs(nb_path: Path) -> int:
+    nb = nbformat.read(nb_path, as_version=4)
+    kinds = ("image/png", "image/svg+xml", "image/jpeg")
+    return sum(any(k in o.get("data", {}) for k in kinds) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_every_page_loads_with_math_figures_and_folded_solutions(chromium, server, site):
+    checker = site / "_site_check.html"
+    checker.write_text(CHECKER % json.dumps(PAGES), encoding="utf-8")
+    try:
+        done = _chromium(chromium, "--dump-dom", f"{server}/_site_check.html")
+    finally:
+        checker.unlink()
+    dom = done.stdout
+    assert '<pre id="result">' in dom, f"the checker did not finish:\n{done.stderr[-2000:]}"
+    result = json.loads(dom.split('<pre id="result">', 1)[1].split("</pre>", 1)[0].replace("&quot;", '"'))
+    by_page = {r["page"]: r for r in result}
+    assert sorted(by_page) == sorted(PAGES)
+    for page, r in by_page.items():
+        assert r["h1"].strip(), f"{page}: no heading rendered"
+        assert not r["broken"], f"{page}: images that do not load: {r['broken']}"
+    for page in ("index.html", "01_stable_rank_theory.html"):
+        assert by_page[page]["math"] > 0, f"{page}: MathJax did not typeset the math"
+    for nb in NOTEBOOKS:
+        r = by_page[nb.with_suffix(".html").name]
+        expected = _image_outputs(nb)
+        assert expected > 0 and r["figures"] == r["decoded"] == expected, f"{nb.name}: {r} vs {expected} figures"
+        assert r["solutions"] >= 1 and r["folded"] == r["solutions"], f"{nb.name}: solutions not folded: {r}"
+
+
+def test_every_internal_link_resolves_and_nothing_comes_from_the_network(site):
+    checked = 0
+    for page in sorted(site.glob("*.html")):
+        parsed = _parse(page)
+        for tag, ref in parsed.refs:
+            url = urlparse(ref)
+            if url.scheme in ("http", "https") or ref.startswith("//"):
+                assert tag == "a", f"{page.name}: <{tag}> loads {ref} from the network"
+                continue
+            if url.scheme in ("mailto", "javascript", "data"):
+                continue
+            path, fragment = url.path, url.fragment  # a query (?digest=...) names the same file
+            target = (page.parent / unquote(path)).resolve() if path else page
+            assert target.exists(), f"{page.name}: link {ref!r} points to a missing file"
+            if fragment and target.suffix == ".html":
+                assert unquote(fragment) in _parse(target).ids, f"{page.name}: link {ref!r}: no such anchor"
+            checked += 1
+    assert checked > 100  # navigation, table of contents, figures, scripts: the test saw the real site
+
+
+def test_screenshots_of_the_landing_page_and_a_lesson(chromium, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for page, name in (("index.html", "landing.png"), ("01_stable_rank_theory.html", "lesson-01.png")):
+        out = SHOTS / name
+        out.unlink(missing_ok=True)
+        _chromium(chromium, f"--screenshot={out}", "--window-size=1280,1600", f"{server}/{page}")
+        assert out.is_file() and out.stat().st_size > 20_000, f"no screenshot of {page}"
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
