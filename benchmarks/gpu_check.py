@@ -1,5 +1,5 @@
-"""Prepared GPU check (never in CI): step time and peak memory of every method at the paper setting, and the
-loader's throughput, written as a Markdown table.
+"""Prepared GPU check (never in CI): step time and peak memory of every method at the paper setting, the certified
+fast stable ranks of a 7B decoder layer computed on the device, and the loader's throughput, as Markdown tables.
 
 Paper setting: the ViT-B/16 architecture at 384 px, batch 4, bf16 autocast, AdamW, 19-class head (ChestDR).
 Weights are random (no download), with one change that keeps SR-LoRA's cost honest: every fused qkv and proj
@@ -67,6 +67,37 @@ def measure(method: str, device: torch.device, img: int, steps: int, batch: int)
             "peak_mb": peak, "init_s": init_s}  # fmt: skip
 
 
+def stable_rank_on_device(device: torch.device) -> list[str]:
+    """The certified fast stable rank of one 7B-decoder-shaped layer on ``device`` against the exact float64 SVD on
+    the CPU: seconds and whether the paper-rule ranks agree."""
+    import numpy as np
+    from stable_rank_speed import SHAPES, decaying_matrix
+
+    from srlora_utils.spectral import certified_stable_rank, stable_rank
+
+    rng = np.random.default_rng(0)
+    lines = [
+        "",
+        "| 7B layer matrix | fast on device (ms) | stage | rank (fast) | rank (exact, CPU) |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for m, n in SHAPES["llm7b"][1]:
+        w = torch.from_numpy(decaying_matrix(m, n, rng))
+        on_device = w.to(device)
+        certified_stable_rank(on_device)  # warm-up (kernels, allocator)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        r = certified_stable_rank(on_device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        ms = 1000 * (time.perf_counter() - t0)
+        lines.append(
+            f"| {m}x{n} | {ms:.1f} | {r['stage']} | {round(float(r['stable_rank']))} | {round(stable_rank(w))} |"
+        )
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="build/gpu_check.md")
@@ -102,6 +133,7 @@ def main() -> int:
     for r in rows:
         lines.append(f"| {r['method']} | {r['trainable_params']:,} | {r['mean_rank']} | {r['step_ms']:.1f} | "
                      f"{r['step_ms'] / lora:.2f} | {r['peak_mb']:.0f} | {r['init_s']:.1f} |")  # fmt: skip
+    lines += stable_rank_on_device(device)
     lines += ["", f"Loader (official transform, {args.img_size} px, 512 px JPEGs): " + ", ".join(
         f"{w} workers {v:.0f} images/s" for w, v in loader.items()) + "."]  # fmt: skip
     out = Path(args.out)

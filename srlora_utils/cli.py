@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import pandas as pd
@@ -46,14 +47,22 @@ def profile_for(backbone: str | None, target: str, method: str = "exact") -> pd.
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    profile = profile_for(args.backbone, args.target, args.method)
+    args.method = args.method or ("fast" if args.checkpoint else "exact")
+    if args.checkpoint:
+        from .checkpoint import checkpoint_profile
+
+        targets = args.targets if "," not in args.targets else args.targets.split(",")
+        profile = checkpoint_profile(args.checkpoint, targets, args.method)
+    else:
+        profile = profile_for(args.backbone, args.target, args.method)
     ranks = allocate_ranks(profile, args.rule, r=args.r, budget=args.budget, r_min=args.r_min, r_max=args.r_max)
     uniform = allocate_ranks(profile, "uniform", r=args.r)
     table = allocation_table(profile, ranks)
     total = lora_parameter_count(ranks, profile)
     base = lora_parameter_count(uniform, profile)
-    name = args.backbone or OFFLINE_BACKBONE
-    print(f"backbone: {name}   target: {args.target}   rule: {args.rule}   stable rank: {args.method}")
+    name = args.checkpoint or args.backbone or OFFLINE_BACKBONE
+    target = args.targets if args.checkpoint else args.target
+    print(f"model: {name}   target: {target}   rule: {args.rule}   stable rank: {args.method}")
     with pd.option_context("display.max_rows", None, "display.width", 120):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(
@@ -78,6 +87,11 @@ def _allocate(args: argparse.Namespace) -> int:
             },
         )
         print(f"wrote {args.json}")
+    if args.lora_config:
+        from .peft_config import srlora_config
+
+        srlora_config(ranks, head=None if args.checkpoint else "head").save_pretrained(args.lora_config)
+        print(f"wrote {Path(args.lora_config) / 'adapter_config.json'} (peft.LoraConfig.from_pretrained reads it)")
     return 0
 
 
@@ -90,12 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--backbone", default=None, help=f"timm name or checkpoint path (default: offline {OFFLINE_BACKBONE})"
     )
     p.add_argument("--target", choices=TARGETS, default="official", help="which matrices get LoRA (default: official)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="any transformer: a .safetensors file, a folder of (sharded) ones, or a Hub id; read one "
+                   "matrix at a time (instead of --backbone)")  # fmt: skip
+    p.add_argument("--targets", default="all-linear",
+                   help="with --checkpoint: all-linear, a regular expression over module names, or a comma list "
+                   "of name endings such as query,value (default: all-linear)")  # fmt: skip
     p.add_argument("--rule", choices=RULES, default="paper", help="rank rule (default: paper)")
     p.add_argument("--r", type=int, default=8, help="uniform rank, and the reference for the default budget (8)")
     p.add_argument("--budget", type=int, default=None, help="LoRA parameter budget for --rule budget")
     p.add_argument("--r-min", type=int, default=1, help="smallest rank for --rule budget (1)")
     p.add_argument("--r-max", type=int, default=None, help="largest rank (default: the matrix size)")
-    p.add_argument("--method", choices=("exact", "fast"), default="exact", help="stable-rank computation (exact)")
+    p.add_argument("--method", choices=("exact", "fast", "official"), default=None,
+                   help="stable ranks: exact (float64 SVD), fast (certified: rounds as exact) or official (the "
+                   "script's float32 arithmetic); default exact, fast with --checkpoint")  # fmt: skip
+    p.add_argument("--lora-config", default=None, metavar="DIR", help="also save the peft.LoraConfig to DIR")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
 
@@ -170,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
     f.add_argument("--size", type=int, default=32, help="image size in px (32)")
     f.set_defaults(func=_fixtures)
+
+    b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
+    b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
+    b.set_defaults(func=_check_backbone)
     return parser
 
 
@@ -211,6 +238,19 @@ def _report(args: argparse.Namespace) -> int:
 
     print(report_file(args.records, args.where))
     return 0
+
+
+def _check_backbone(args: argparse.Namespace) -> int:
+    from .reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone
+
+    found = []
+    for name in args.names or OFFICIAL_BACKBONE_CANDIDATES:
+        result = check_official_backbone(name)  # downloads when online; a one-line error otherwise
+        verdict = "reproduces the shipped list" if result["reproduces"] else f"{result['differences']} ranks differ"
+        print(f"{name}: {verdict}")
+        found += [name] if result["reproduces"] else []
+    print(f"official backbone: {found[0]}" if len(found) == 1 else f"no single match among them ({len(found)})")
+    return 0 if len(found) == 1 else 1
 
 
 def _fixtures(args: argparse.Namespace) -> int:

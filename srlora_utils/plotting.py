@@ -153,3 +153,25 @@ def plot_medfmc_auc(records: list[dict], ax: plt.Axes | None = None) -> plt.Axes
     ax.set_title("MedFMC" + (f" ({FIXTURE_LABEL})" if fixture else ": this kit vs the authors' SR-LoRA"), fontsize=9)
     ax.legend(fontsize=7)
     return ax
+
+
+def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure:
+    """One panel per need of :func:`~srlora_utils.controlled.allocation_experiment` (``table``): relative fit error
+    against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the profile's model."""
+    needs = list(dict.fromkeys(table["need"]))
+    fig, axes = plt.subplots(1, len(needs), figsize=(3.3 * len(needs), 3.2), sharey=True)
+    titles = {"proportional": "need ∝ stable rank\n(the prior is right)", "inverse": "need ∝ 1 / stable rank\n"
+              "(the prior is wrong)", "equal": "equal need\n(no structure)"}  # fmt: skip
+    for ax, need in zip(np.atleast_1d(axes), needs):
+        part = table[table["need"] == need]
+        for name, style in (("uniform LoRA", dict(marker="o")), ("stable-rank allocation", dict(marker="s"))):
+            rows = part[part["allocation"] == name]
+            ax.plot(rows["budget (uniform r)"], 100 * rows["relative error"], label=name, **style)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("LoRA budget (parameters of uniform rank r)")
+        ax.set_title(titles.get(need, need), fontsize=9)
+    np.atleast_1d(axes)[0].set_ylabel("fit error (% of the update's energy)")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle(f"Equal budgets, known needs: {backbone}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -10,7 +10,7 @@ from torch import nn
 
 from .errors import SrLoraError
 from .qkv import SplitQKV, is_split
-from .spectral import Method, fast_summary, spectral_summary
+from .spectral import Method, fast_summary, official_stable_rank, spectral_summary
 
 Target = Literal["official", "qv_separate", "qkv", "all_linear"]
 TARGETS: tuple[str, ...] = ("official", "qv_separate", "qkv", "all_linear")
@@ -29,12 +29,16 @@ COLUMNS = [
 ]
 
 
-def _measure(weight: torch.Tensor, method: Method) -> dict[str, float]:
+def measure_matrix(weight: torch.Tensor, method: Method) -> dict[str, float]:
+    """Spectral norm, squared Frobenius norm, stable rank (by ``method``) and effective rank (NaN for ``fast``,
+    which computes no SVD) of one ``weight``."""
     if method == "exact":
         return spectral_summary(weight)
     if method == "fast":
         return {**fast_summary(weight), "effective_rank": float("nan")}
-    raise SrLoraError(f"unknown method {method!r}: use 'exact' or 'fast'")
+    if method == "official":  # the official script's float32 stable rank; the other measures in float64
+        return {**spectral_summary(weight), "stable_rank": official_stable_rank(weight)}
+    raise SrLoraError(f"unknown method {method!r}: use 'exact', 'fast' or 'official'")
 
 
 def _weight(layer: nn.Module) -> torch.Tensor:
@@ -82,16 +86,16 @@ def spectral_profile(model: nn.Module, target: Target = "official", method: Meth
     for block, (qkv_name, qkv) in enumerate(_attention_layers(model)):
         attn_name = qkv_name.rpartition(".")[0]
         if target == "official":
-            fused = _measure(_weight(qkv), method)
+            fused = measure_matrix(_weight(qkv), method)
             for kind in ("q", "v"):
                 add(f"{qkv_name}.{kind}", block, kind, getattr(qkv, kind), fused, "fused qkv")
         elif target == "qv_separate" or (target == "all_linear" and split):
             kinds = ("q", "v") if target == "qv_separate" else ("q", "k", "v")
             for kind in kinds:
                 layer = getattr(qkv, kind)
-                add(f"{qkv_name}.{kind}", block, kind, layer, _measure(_weight(layer), method), "own")
+                add(f"{qkv_name}.{kind}", block, kind, layer, measure_matrix(_weight(layer), method), "own")
         else:
-            add(qkv_name, block, "qkv", qkv, _measure(_weight(qkv), method), "own")
+            add(qkv_name, block, "qkv", qkv, measure_matrix(_weight(qkv), method), "own")
         others = ["attn.proj"] + (["mlp.fc1", "mlp.fc2"] if target == "all_linear" else [])
         prefix = attn_name.rpartition(".")[0]
         for rel in others:
@@ -100,5 +104,5 @@ def spectral_profile(model: nn.Module, target: Target = "official", method: Meth
                 layer = model.get_submodule(name)
             except AttributeError:
                 raise SrLoraError(f"{type(model).__name__} has no {name!r} next to {qkv_name!r}") from None
-            add(name, block, rel.rpartition(".")[2], layer, _measure(_weight(layer), method), "own")
+            add(name, block, rel.rpartition(".")[2], layer, measure_matrix(_weight(layer), method), "own")
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -35,7 +35,8 @@ _OFFLINE = dict(
     warmup=10,
     methods=CORE_METHODS,
 )
-# The paper profile follows the official recipe, normalisation included (ImageNet mean/std, not the 0.5/0.5 the
+# The paper profile follows the official recipe, normalisation included. Its backbone is not verified to be the
+# official checkpoint (see PAPER_BACKBONE and `srlora check-backbone`). (ImageNet mean/std, not the 0.5/0.5 the
 # ViT-B/16 in21k weights were trained with): pass normalize="backbone" to correct it.
 _PAPER = dict(
     backbone=PAPER_BACKBONE,

@@ -58,3 +58,43 @@ AUTHORS_VTAB_1SHOT: dict[str, float] = {
 #: Other folder names the same VTAB-1k tasks go by.
 VTAB_ALIASES = {"cifar100": "cifar", "flowers102": "oxford_flowers102", "pets": "oxford_iiit_pet",
                 "camelyon": "patch_camelyon", "retinopathy": "diabetic_retinopathy"}  # fmt: skip
+
+
+#: The timm checkpoints that could be the official ViT-B/16. mmcls's
+#: ``vit-base-p16_in21k-pre-3rdparty_ft-64xb64_in1k-384_20210928-98e8652b`` was converted from Google's release;
+#: which of Google's two in21k -> in1k fine-tunes it is, only the weights can tell (see
+#: :func:`check_official_backbone`).
+OFFICIAL_BACKBONE_CANDIDATES: tuple[str, ...] = (
+    "vit_base_patch16_384.orig_in21k_ft_in1k",
+    "vit_base_patch16_384.augreg_in21k_ft_in1k",
+)
+
+
+def official_rule_ranks(model) -> list[list[int]]:
+    """``[qkv, proj]`` rank per block of a timm ViT by the official script's arithmetic (float32 singular values,
+    float32 sums, ``round`` half to even), the form of :data:`OFFICIAL_VITB16_RANKS`."""
+    from .spectral import official_stable_rank
+
+    return [[round(official_stable_rank(b.attn.qkv.weight)), round(official_stable_rank(b.attn.proj.weight))]
+            for b in model.blocks]  # fmt: skip
+
+
+def weights_in_cache(name: str) -> bool:
+    """Whether the Hugging Face cache holds the timm checkpoint ``name`` (no download is attempted)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        found = try_to_load_from_cache(f"timm/{name}", filename)
+        if isinstance(found, str):
+            return True
+    return False
+
+
+def check_official_backbone(name: str) -> dict:
+    """Recompute the official rule on the timm checkpoint ``name`` (downloaded when online and not cached) and
+    compare with the shipped rank list: ``{"backbone", "ranks", "differences", "reproduces"}``."""
+    from .backbones import load_backbone
+
+    ranks = official_rule_ranks(load_backbone(name))
+    diffs = sum(a != b for row, ref in zip(ranks, OFFICIAL_VITB16_RANKS) for a, b in zip(row, ref))
+    return {"backbone": name, "ranks": ranks, "differences": diffs, "reproduces": diffs == 0}

@@ -126,3 +126,69 @@ def test_bad_weights_get_clear_errors(bad, match):
 def test_unknown_method():
     with pytest.raises(S.SrLoraError, match="unknown method"):
         S.stable_rank(torch.eye(3), method="lanczos")
+
+
+def near_half_integer(m: int, n: int, target: float, seed: int) -> torch.Tensor:
+    """A float32 matrix whose stable rank is ``target`` (before the float32 cast): a decaying spectrum whose top
+    singular value is set so that sum(s^2) / s_1^2 = target."""
+    gen = np.random.default_rng(seed)
+    k = min(m, n)
+    alpha = gen.uniform(0.2, 1.0)
+    while True:  # a tail flat enough that the top singular value, set to hit the target, stays the largest
+        s = np.arange(1, k + 1, dtype=np.float64) ** -alpha
+        s[0] = math.sqrt((s[1:] ** 2).sum() / (target - 1))
+        if s[0] > 1.01 * s[1]:
+            break
+        alpha /= 2
+    u, _ = np.linalg.qr(gen.standard_normal((m, k)))
+    v, _ = np.linalg.qr(gen.standard_normal((n, k)))
+    return torch.from_numpy(((u * s) @ v.T).astype(np.float32))
+
+
+def test_fast_paper_ranks_are_the_exact_ones_next_to_half_integers():
+    """Stable ranks within 1e-4 of a half-integer (after the float32 cast): the certified interval holds the exact
+    value and round() of the fast stable rank is round() of the exact one, every time."""
+    from srlora_utils.spectral import certified_stable_rank
+
+    gen = np.random.default_rng(1)
+    checked = 0
+    for i in range(24):
+        m, n = [(256, 256), (512, 256), (200, 300), (384, 1152)][i % 4]
+        half = int(gen.integers(3, 60)) + 0.5
+        w = near_half_integer(m, n, half + gen.choice([-1, 1]) * gen.uniform(1e-6, 6e-5), seed=i)
+        exact = S.stable_rank(w)
+        if abs(exact - half) >= 1e-4:  # the float32 cast moved it further: not a case for this test
+            continue
+        r = certified_stable_rank(w)
+        assert r["low"] <= exact <= r["high"], (m, n, exact, r)
+        assert round(S.stable_rank(w, method="fast")) == round(exact), (m, n, exact, r)
+        checked += 1
+    assert checked >= 20
+
+
+def test_fast_refines_in_float64_only_where_float32_cannot_decide():
+    from srlora_utils.spectral import certified_stable_rank
+
+    w = near_half_integer(256, 256, 12.5 + 2e-7, seed=3)  # 2e-8 relative: below float32's resolution
+    exact = S.stable_rank(w)
+    r = certified_stable_rank(w)
+    assert r["stage"] in ("float64", "exact") and round(r["stable_rank"]) == round(exact)
+    assert certified_stable_rank(decaying(256, 512).to(torch.float32))["stage"] == "float32"
+
+
+def test_fast_paper_ranks_are_the_exact_ones_on_real_weights():
+    """All 48 linear matrices of the offline ViT (and their paper-rule ranks) by the fast and the exact method."""
+    from srlora_utils.spectral import certified_stable_rank
+
+    model = S.load_backbone()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and ".blocks." in f".{name}":
+            exact = S.stable_rank(module.weight)
+            r = certified_stable_rank(module.weight)
+            assert r["low"] <= exact <= r["high"] and round(r["stable_rank"]) == round(exact), name
+
+
+def test_official_method_is_the_scripts_float32_arithmetic():
+    w = near_half_integer(300, 200, 20.5, seed=5).numpy()
+    s = np.linalg.svd(w, compute_uv=False)  # the official script, verbatim
+    assert S.stable_rank(w, method="official") == float(np.sum(s**2) / s[0] ** 2)
