@@ -168,7 +168,9 @@ def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure
             rows = part[part["allocation"] == name]
             ax.plot(rows["budget (uniform r)"], 100 * rows["relative error"], label=name, **style)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("LoRA budget (parameters of uniform rank r)")
+        budgets = sorted(set(part["budget (uniform r)"]))
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.set_xlabel("budget: parameters of LoRA rank r")
         ax.set_title(titles.get(need, need), fontsize=9)
     np.atleast_1d(axes)[0].set_ylabel("fit error (% of the update's energy)")
     np.atleast_1d(axes)[0].legend(fontsize=7)
