@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal, cast
 
 import pandas as pd
@@ -56,15 +57,34 @@ def _attention_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return layers
 
 
-def spectral_profile(model: nn.Module, target: Target = "official", method: Method = "exact") -> pd.DataFrame:
+def _checkpoint_profile(path: str | os.PathLike, target: str | list[str], method: Method) -> pd.DataFrame:
+    from .checkpoint import checkpoint_profile
+
+    if target in ("official", "qv_separate", "qkv"):
+        raise SrLoraError(
+            f"target {target!r} names parts of a timm ViT: for a checkpoint, pass target='all_linear', a regular "
+            "expression over module names, or a list of name endings"
+        )
+    return checkpoint_profile(path, "all-linear" if target in ("all_linear", "all-linear") else target, method)
+
+
+def spectral_profile(
+    model: nn.Module | str | os.PathLike, target: Target | str | list[str] = "official", method: Method = "exact"
+) -> pd.DataFrame:
     """One row per matrix of ``model`` (a timm ViT) that ``target`` adapts, with its shape and spectral measures;
     ``method`` chooses how the stable rank is computed (see :func:`~srlora_utils.stable_rank`).
+
+    ``model`` may also be a safetensors checkpoint of any transformer (a file, a sharded folder, a Hub id): it is
+    read one matrix at a time by :func:`~srlora_utils.checkpoint.checkpoint_profile`, and ``target`` is then
+    ``all_linear`` (or ``all-linear``), a regular expression over module names, or a list of name endings.
 
     ``official``: Q, V (stable rank of the fused qkv matrix, as the official code) and proj.
     ``qv_separate``: Q, V and proj with their own stable ranks. ``qkv``: the fused qkv and proj.
     ``all_linear``: qkv (or q, k, v when split), proj, fc1 and fc2. The first two need
     :func:`~srlora_utils.split_qkv` first; ``qkv`` needs the fused layers.
     """
+    if isinstance(model, (str, os.PathLike)):
+        return _checkpoint_profile(model, target, method)
     if target not in TARGETS:
         raise SrLoraError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
     split = is_split(model)

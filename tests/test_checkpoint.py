@@ -133,3 +133,22 @@ def test_checkpoint_larger_than_the_memory_allowed_is_profiled_one_matrix_at_a_t
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert "PROFILED 16" in done.stdout, done.stderr[-2000:]
     assert "WHOLE CHECKPOINT REFUSED" in done.stdout, f"the {allowed} MB limit did not bite: {done.stdout}"
+
+
+def test_spectral_profile_and_the_cli_take_a_checkpoint(vit_shards, tmp_path, capsys):
+    from peft import LoraConfig
+
+    from srlora_utils.cli import main
+
+    folder, _ = vit_shards
+    by_path = S.spectral_profile(folder, "all_linear", method="fast")
+    assert len(by_path) == 48 and set(by_path["kind"]) == {"attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"}
+    with pytest.raises(S.SrLoraError, match="names parts of a timm ViT"):
+        S.spectral_profile(folder)  # "official" needs the model's split q, k, v: not a checkpoint target
+    text = offline_text_checkpoint()
+    argv = ["allocate", "--checkpoint", str(text), "--targets", "query,value", "--lora-config", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "stable rank: fast" in out and "total: 12 modules" in out
+    config = LoraConfig.from_pretrained(str(tmp_path))
+    assert len(config.rank_pattern) == 12 and all("query" in k or "value" in k for k in config.rank_pattern)
