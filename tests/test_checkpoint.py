@@ -151,4 +151,5 @@ def test_spectral_profile_and_the_cli_take_a_checkpoint(vit_shards, tmp_path, ca
     out = capsys.readouterr().out
     assert "stable rank: fast" in out and "total: 12 modules" in out
     config = LoraConfig.from_pretrained(str(tmp_path))
-    assert len(config.rank_pattern) == 12 and all("query" in k or "value" in k for k in config.rank_pattern)
+    assert config.target_modules.count("|") == 11 and "key" not in config.target_modules  # 12 modules
+    assert config.rank_pattern and all("query" in k or "value" in k for k in config.rank_pattern)
