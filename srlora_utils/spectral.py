@@ -139,8 +139,10 @@ def _sigma1_sq_bounds(theta: torch.Tensor, res: torch.Tensor, roundoff: float) -
 
 
 def _decided(lo: float, hi: float, rtol: float) -> bool:
-    """True when ``[lo, hi]`` holds no half-integer (``round`` is settled) and is narrower than ``rtol``."""
-    return math.floor(lo + 0.5) == math.floor(hi + 0.5) and hi - lo <= rtol * lo
+    """True when ``[lo, hi]`` holds no half-integer (``round`` is settled) and is narrower than ``rtol``. An end
+    exactly on a half-integer counts as holding it (``round`` goes to the even neighbour there)."""
+    on_half = (lo + 0.5).is_integer()
+    return not on_half and math.floor(lo + 0.5) == math.floor(hi + 0.5) and hi - lo <= rtol * lo
 
 
 def _start_block(size: int, block: int, seed: int, w: torch.Tensor) -> torch.Tensor:
