@@ -75,7 +75,11 @@ def read_header(file: Path) -> tuple[dict, int]:
 def read_tensor(file: Path, name: str) -> torch.Tensor:
     """One tensor of a ``.safetensors`` file, copied out of a read-only memory map of its own bytes only."""
     header, start = read_header(file)
-    info = header[name]
+    return _read(file, start, name, header[name])
+
+
+def _read(file: Path, start: int, name: str, info: dict) -> torch.Tensor:
+    """The tensor ``name`` described by ``info`` (its header entry), whose file's data begin at ``start``."""
     if info["dtype"] not in _DTYPES:
         raise SrLoraError(f"{name} in {file.name} has dtype {info['dtype']}: not a floating-point weight")
     begin, end = info["data_offsets"]
@@ -87,20 +91,11 @@ def read_tensor(file: Path, name: str) -> torch.Tensor:
     return data.view(_DTYPES[info["dtype"]]).reshape(info["shape"])
 
 
-def _index_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.safetensors.index.json"))
-
-
-def _local_checkpoint(path: str | os.PathLike) -> Path | None:
-    p = Path(path).expanduser()
-    return p if p.exists() else None
-
-
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """A local checkpoint path, or a Hub model id (``org/name``) downloaded to the Hugging Face cache (the
     safetensors files, their index and the config only). Offline, a one-line error says what to do."""
-    local = _local_checkpoint(path)
-    if local is not None:
+    local = Path(path).expanduser()
+    if local.exists():
         return local
     name = str(path)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
@@ -120,7 +115,7 @@ def checkpoint_tensors(path: str | os.PathLike) -> dict[str, Path]:
     """Tensor name -> the ``.safetensors`` file that holds it, for a file, a folder, or a sharded index."""
     p = resolve_checkpoint(path)
     if p.is_dir():
-        indexes = _index_files(p)
+        indexes = sorted(p.glob("*.safetensors.index.json"))
         files = sorted(p.glob("*.safetensors"))
         if indexes:
             p = indexes[0]
@@ -139,12 +134,13 @@ def checkpoint_tensors(path: str | os.PathLike) -> dict[str, Path]:
     return {name: f for f in files for name in read_header(f)[0]}
 
 
-def _shapes(tensors: dict[str, Path]) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
+def _entries(tensors: dict[str, Path]) -> dict[str, tuple[Path, int, dict]]:
+    """Tensor name -> (file, where its data start, header entry), reading each file's header once."""
+    entries: dict[str, tuple[Path, int, dict]] = {}
     for f in sorted(set(tensors.values())):
-        header = read_header(f)[0]
-        shapes.update({name: tuple(info["shape"]) for name, info in header.items() if tensors.get(name) == f})
-    return shapes
+        header, start = read_header(f)
+        entries.update({name: (f, start, info) for name, info in header.items() if tensors.get(name) == f})
+    return entries
 
 
 def select_targets(shapes: dict[str, tuple[int, ...]], targets: str | list[str] = "all-linear") -> list[str]:
@@ -175,11 +171,16 @@ def select_targets(shapes: dict[str, tuple[int, ...]], targets: str | list[str] 
 def iter_matrices(tensors: dict[str, Path], modules: list[str]) -> Iterator[tuple[str, torch.Tensor]]:
     """``(module, weight)`` of each of ``modules``, one at a time, each read from its file in ``tensors`` (from
     :func:`checkpoint_tensors`) through a read-only memory map of its own bytes, dropped before the next is read."""
+    yield from _iter(_entries(tensors), modules)
+
+
+def _iter(entries: dict[str, tuple[Path, int, dict]], modules: list[str]) -> Iterator[tuple[str, torch.Tensor]]:
     for module in modules:
         name = f"{module}.weight"
-        if name not in tensors:
+        if name not in entries:
             raise SrLoraError(f"{name!r} is not in the checkpoint")
-        yield module, read_tensor(tensors[name], name)
+        file, start, info = entries[name]
+        yield module, _read(file, start, name, info)
 
 
 def _block(module: str) -> int:
@@ -198,11 +199,11 @@ def checkpoint_profile(
     read one matrix at a time. ``path`` and ``targets`` as :func:`checkpoint_tensors` and :func:`select_targets`;
     ``method`` as :func:`~srlora_utils.stable_rank` (``fast``: certified, rounds as ``exact``); ``device``: where
     the fast method computes (default CUDA when available); ``progress``: a bar over matrices."""
-    tensors = checkpoint_tensors(path)
-    modules = select_targets(_shapes(tensors), targets)
+    entries = _entries(checkpoint_tensors(path))
+    modules = select_targets({name: tuple(info["shape"]) for name, (_, _, info) in entries.items()}, targets)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rows = []
-    for module, weight in tqdm(iter_matrices(tensors, modules), total=len(modules), desc="stable ranks",
+    for module, weight in tqdm(_iter(entries, modules), total=len(modules), desc="stable ranks",
                                disable=not progress):  # fmt: skip
         if weight.device != dev and method == "fast":
             weight = weight.to(dev)
