@@ -15,11 +15,11 @@
 # %% [markdown]
 # # 03 · Few-shot training on medical images: SR-LoRA against LoRA and friends
 #
-# The paper's claim is that a stable-rank prior helps most when the **domain gap** between pretraining and the target task is large and **data are scarce**, as in medical imaging. This notebook trains every method of the kit on a few-shot task and compares them fairly: model selection on a validation split only, one test evaluation, several seeds, and a budget-matched SR-LoRA next to the paper's rule.
+# The paper's claim is that a stable-rank prior helps most when the **domain gap** between pretraining and the target task is large and **data are scarce**, as in medical imaging. This notebook trains the kit's core methods (the linear probe, full fine-tuning, LoRA and SR-LoRA in two forms; notebook 05 trains every method of the kit) on a few-shot task and compares them fairly: model selection on a validation split only, one test evaluation, several seeds, and a budget-matched SR-LoRA next to the paper's rule.
 #
 # | profile | task | backbone | meant for |
 # |---|---|---|---|
-# | `offline` (default, CI) | grey texture patches cut from six scikit-image photographs (brick, grass, gravel, cells, immunohistochemistry, retina), **a stand-in** for patch classification as in histology (MedFMC ColonPath); they are **not medical data** (`task="digits"` gives scikit-learn's digits, where raw pixels beat every fine-tuned model) | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
+# | `offline` (default, CI) | grey texture patches cut from six scikit-image photographs (brick, grass, gravel, cells, immunohistochemistry, retina), **a stand-in** for patch classification as in histology (MedFMC ColonPath); they are **not medical data** (`task="digits"` gives scikit-learn's 8x8 digits: an instructive case to hold against the raw-pixel baselines) | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
 # | `tutorial` | MedMNIST DermaMNIST (downloaded with `pip install medmnist` when online, or `data/medmnist/dermamnist.npz`) | offline DINOv2 ViT-S/14, 112 px | a laptop CPU or one GPU |
 # | `paper` | MedFMC ChestDR (`task="medfmc:colon"` / `"medfmc:endo"` for the others), official 1/5/10-shot splits exp1–exp5, from `MedFMC/` in the data folder (the repository's `data/`, or `$SRLORA_DATA`); CI runs it on synthetic fixtures in the official layout (see notebook 06) | ViT-B/16 in21k, 384 px, 20 epochs, batch 4 | a GPU, for reproduction |
 #
@@ -41,6 +41,7 @@ records = None  # a .jsonl path keeps every run's record and lets an interrupted
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 import srlora_utils as S
 from srlora_utils.baselines import baseline_table
@@ -48,7 +49,9 @@ from srlora_utils.plotting import plot_rank_allocation, plot_results, plot_train
 from srlora_utils.profiles import base_config, example_task, notebook_settings, task_exps
 from srlora_utils.comparison import cost_table
 from srlora_utils.study import allocation_table, rank_allocations
-from srlora_utils.sweeps import describe_comparison, first_repeat, run_sweep, summary_table
+from srlora_utils.readings import read_gain, read_ranking
+from srlora_utils.study import adaptation_gain
+from srlora_utils.sweeps import first_repeat, run_sweep, summary_table
 
 pd.set_option("display.precision", 1)
 settings = notebook_settings("medical", profile, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
@@ -84,7 +87,7 @@ ax = plot_rank_allocation(allocations, title=f"LoRA ranks per module: {settings[
 plt.show()
 
 # %% [markdown]
-# ## 3. Training every method
+# ## 3. Training the methods
 #
 # Each run: AdamW with the official learning rates (1e-3 for LoRA-type methods and the linear probe, 2e-5 for full fine-tuning), cosine schedule with linear warm-up, gradient clipping at 1.0, the profile's augmentation (offline and tutorial: a mild affine jitter, since the official RandomResizedCrop, which keeps as little as 8% of an image, destroys a tiny stand-in; paper: the official RandomResizedCrop and flip). After every epoch the validation metric (accuracy, or mAP for multi-label tasks) is measured; the best epoch's weights are restored and evaluated once on the test set. Unlike the official code, evaluation uses the adapters at full rank (no random rank sampling). A progress bar counts the runs (`srlora train` and `train(..., progress=True)` show the running loss and validation metric per epoch); the timings in this cell vary from run to run and are not part of the checked outputs.
 
@@ -123,15 +126,28 @@ cost_table(runs)
 # %%
 ax = plot_results(summary, metric, title=f"{example.display_name}: test {metric} vs trainable parameters")
 plt.show()
-print(describe_comparison(summary, metric))
+
+# %% [markdown]
+# The reading below is generated from the runs (paired by seed, 95% t intervals: "ahead" or "behind" only when the interval excludes zero). It names the two highest means and SR-LoRA's two forms against LoRA.
+
+# %%
+read_ranking(runs, metric)
+
+# %% [markdown]
+# How much does adapting the backbone add over the frozen features? The *adaptation gain* (notebook 04 makes it its lesson) is the best adapting method's gain over the linear probe, paired by seed:
+
+# %%
+gain = adaptation_gain(runs, metric)
+display(gain)
+read_gain(gain, metric)
 
 # %% [markdown]
 # ## 5. What these numbers do and do not show
 #
 # * **They show** that the whole pipeline works end to end on this profile: allocation from the pretrained weights, placement through PEFT, training with validation-only model selection, and one test evaluation per run, reproducibly for a seed.
 # * **The comparison is fair by construction** in two ways the paper's is not: `srlora_budget` has exactly LoRA's parameter budget (so a difference between them is the allocation's, not the budget's), and no number was chosen on the test set.
-# * **Against simple baselines**: the raw-pixel baselines above are the bar a fine-tuned network must clear on the same K-shot images; a method below them has learned nothing worth its cost. On `task="digits"` raw pixels win: 86% for a 1-nearest-neighbour against at most 72% for the methods here (seeds 0-1, 56 px, 10 epochs), because an upsampled 8x8 digit is easier to match pixel by pixel than to read through ImageNet-style features.
-# * **They do not show** anything about the real task of this notebook when the profile is `offline`: the data are a large gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. With few seeds, differences within the spread across seeds are noise (the sentence above says which case holds).
+# * **Against simple baselines**: the raw-pixel baselines above are the bar a fine-tuned network must clear on the same K-shot images; a method below them has learned nothing worth its cost. Try `task="digits"`: an upsampled 8x8 digit can be easier to match pixel by pixel than to read through ImageNet-style features, and the baseline table there tells you whether that happens.
+# * **They do not show** anything about the real task of this notebook when the profile is `offline`: the data are a large gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the reading above says which comparisons are resolved, and on how many runs.
 # * For the paper's setting, run with `profile="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted sweep resumes.
 
 # %% [markdown] tags=["exercise"]
@@ -156,7 +172,7 @@ print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% v
       f"(one seed; {dora['trainable_params']:,} vs {lora_run['trainable_params']:,} trainable parameters)")
 
 # %% tags=["solution", "hide-cell"]
-# Solution 2: differences to LoRA paired by seed (and split); `resolved` says whether the interval excludes zero.
+# Solution 2: differences to LoRA paired by seed (and split); `verdict` is ahead/behind only when the interval excludes zero.
 from srlora_utils.comparison import paired_differences
 
 paired = paired_differences([r for r in runs if r["config"]["method"] in ("lora", "srlora_budget")], metric)

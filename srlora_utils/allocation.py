@@ -82,7 +82,8 @@ def allocate_ranks(
 ) -> dict[str, int]:
     """LoRA rank per module (name -> rank) from ``profile``, a :func:`spectral_profile` table, by ``rule``:
 
-    ``paper``: ``round(stable_rank)`` as the official code (Python round on float64), at least 1.
+    ``paper``: ``round(stable_rank)`` as the official code (Python round, halves to even; the official code
+    computes the stable rank in float32, a profile by its ``method``), at least 1.
     ``budget``: ranks proportional to stable rank whose LoRA parameters ``sum(rank*(d_in+d_out))``
     stay within ``budget`` (default: what uniform rank ``r`` costs), between ``r_min`` and
     ``min(d_in, d_out, r_max)``. ``uniform``: rank ``r`` everywhere (plain LoRA).
@@ -140,3 +141,9 @@ def lora_parameter_count(ranks: dict[str, int], shapes: pd.DataFrame | nn.Module
     if missing:
         raise SrLoraError(f"modules {missing[:3]} are not in the profile: allocate and count with the same profile")
     return int(sum(r * sum(dims[m]) for m, r in ranks.items()))
+
+
+def discordant_pairs(a: dict[str, int], b: dict[str, int]) -> int:
+    """Pairs of modules (of ``a``, all in ``b``) that ``a`` ranks strictly one way and ``b`` strictly the other."""
+    names = list(a)
+    return sum((a[x] - a[y]) * (b[x] - b[y]) < 0 for i, x in enumerate(names) for y in names[i + 1 :])

@@ -55,6 +55,27 @@ def pixel_baselines(task: FewShotTask) -> dict[str, float]:
     return out
 
 
+def baseline_runs(
+    task_name: str,
+    shots: int,
+    seeds: Iterable[int],
+    img_size: int,
+    root: str | None = None,
+    exps: Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """One row per run of :func:`pixel_baselines` on task ``task_name`` at ``shots`` per class (``root`` as
+    :func:`~srlora_utils.tasks.load_task`), on the images the network sees (``img_size`` px): one run per seed of
+    ``seeds``, or per MedFMC split in ``exps`` (with the first seed); columns task, shots, seed, exp (0: none) and
+    one per baseline, so that a method's runs can be paired with them."""
+    seeds = list(seeds)
+    splits = [(seeds[0], e) for e in exps] if exps is not None else [(s, None) for s in seeds]
+    rows = []
+    for s, e in splits:
+        task = load_task(task_name, shots, s, root, img_size, "none", exp=e)
+        rows.append({"task": task.display_name, "shots": shots, "seed": s, "exp": e or 0, **pixel_baselines(task)})
+    return pd.DataFrame(rows)
+
+
 def baseline_table(
     task_name: str,
     shots: int,
@@ -63,11 +84,7 @@ def baseline_table(
     root: str | None = None,
     exps: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Mean and std over runs of :func:`pixel_baselines` on task ``task_name`` at ``shots`` per class (``root`` as
-    :func:`~srlora_utils.tasks.load_task`), on the images the network sees (``img_size`` px): one run per seed of
-    ``seeds``, or per MedFMC split in ``exps`` (with the first seed)."""
-    seeds = list(seeds)
-    splits = [(seeds[0], e) for e in exps] if exps is not None else [(s, None) for s in seeds]
-    rows = [pixel_baselines(load_task(task_name, shots, s, root, img_size, "none", exp=e)) for s, e in splits]
-    df = pd.DataFrame(rows)
-    return pd.DataFrame({"mean": df.mean(), "std": df.std(), "runs": len(rows)})
+    """Mean and std over runs of :func:`pixel_baselines` (arguments as :func:`baseline_runs`)."""
+    df = baseline_runs(task_name, shots, seeds, img_size, root, exps)
+    df = df[[c for c in df.columns if c.endswith("(raw pixels)")]]
+    return pd.DataFrame({"mean": df.mean(), "std": df.std(), "runs": len(df)})

@@ -1,6 +1,11 @@
-"""Comparing methods across seeds: paired differences to a reference method with confidence intervals."""
+"""Comparing methods across seeds, under the one statistical standard of the course: the difference of two methods
+paired by seed (and MedFMC split), with a 95% t interval. "Ahead" or "behind" means the interval excludes zero;
+anything else is "not resolved". Every lesson and report reads comparisons through :func:`paired_interval`."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -9,46 +14,91 @@ from scipy import stats
 from .sweeps import runs_table
 
 
+@dataclass(frozen=True)
+class Interval:
+    """Mean of paired differences ``mean`` with its t interval ``low``..``high`` at ``confidence``, from ``n``
+    pairs (no interval, NaN ends, for fewer than two)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float = 0.95
+
+    @property
+    def verdict(self) -> str:
+        """ "ahead" (interval above zero), "behind" (below zero) or "not resolved"."""
+        if self.n > 1 and self.low > 0:
+            return "ahead"
+        if self.n > 1 and self.high < 0:
+            return "behind"
+        return "not resolved"
+
+    def words(self, unit: str = "points") -> str:
+        """The difference with its interval and the number of pairs it rests on, e.g. ``+1.3 points (95% CI
+        -0.8 to +3.4, 3 paired runs)``."""
+        level = f"{100 * self.confidence:.0f}% CI"
+        ci = f"{level} {self.low:+.1f} to {self.high:+.1f}" if self.n > 1 else "no interval from one pair"
+        return f"{self.mean:+.1f} {unit} ({ci}, {self.n} paired run{'s' if self.n != 1 else ''})"
+
+
+def paired_interval(differences: Iterable[float], confidence: float = 0.95) -> Interval:
+    """The t interval at level ``confidence`` of the mean of paired ``differences`` (NaNs dropped)."""
+    d = np.asarray([x for x in differences if not pd.isna(x)], dtype=float)
+    n = len(d)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
+    mean = float(d.mean())
+    if n == 1:
+        return Interval(mean, float("nan"), float("nan"), 1, confidence)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return Interval(mean, mean - half, mean + half, n, confidence)
+
+
+def paired_values(runs: list[dict], metric: str, method: str, reference: str) -> pd.Series:
+    """Per (task, shots, seed, exp): test ``metric`` of ``method`` minus ``reference``'s, on the repeats of ``runs``
+    that both ran."""
+    df = runs_table(runs)
+    df["exp"] = df["exp"].fillna(0)  # no split: pair by seed alone
+    col = f"test_{metric}"
+    index = ["task", "shots", "seed", "exp"]
+    a = df[df["method"] == method].set_index(index)[col]
+    b = df[df["method"] == reference].set_index(index)[col]
+    return (a - b).dropna()
+
+
 def paired_differences(
     runs: list[dict], metric: str = "accuracy", reference: str = "lora", confidence: float = 0.95
 ) -> pd.DataFrame:
     """Per (task, shots, method): mean of ``method - reference`` in test ``metric`` over the runs both did, with a
-    t interval at level ``confidence``.
+    t interval at level ``confidence`` (:func:`paired_interval`) and its ``verdict``.
 
-    Pairing by seed (and MedFMC split) removes what they do to both (the split, the head's initialisation);
-    ``resolved`` says whether the interval excludes zero. One pair gives no interval (NaN).
+    Pairing by seed (and MedFMC split) removes what they do to both (the split, the head's initialisation).
     """
     df = runs_table(runs)
-    df["exp"] = df["exp"].fillna(0)  # no split: pair by seed alone
-    col = f"test_{metric}"
     rows = []
     for (task, shots), group in df.groupby(["task", "shots"], sort=False):
-        ref = group[group["method"] == reference].set_index(["seed", "exp"])[col]
-        for method, g in group.groupby("method", sort=False):
+        if reference not in set(group["method"]):
+            continue
+        for method in dict.fromkeys(group["method"]):
             if method == reference:
                 continue
-            d = (g.set_index(["seed", "exp"])[col] - ref).dropna()
-            n = len(d)
-            half = stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-            low, high = d.mean() - half, d.mean() + half
-            rows.append({"task": task, "shots": shots, "method": method, "runs": n, "mean diff": d.mean(),
-                         "ci low": low, "ci high": high,
-                         "resolved": bool(n > 1 and (low > 0 or high < 0))})  # fmt: skip
-    return pd.DataFrame(rows).set_index(["task", "shots", "method"])
+            d = paired_values(runs, metric, method, reference)
+            at = (d.index.get_level_values("task") == task) & (d.index.get_level_values("shots") == shots)
+            iv = paired_interval(d[at], confidence)
+            rows.append({"task": task, "shots": shots, "method": method, "runs": iv.n, "mean diff": iv.mean,
+                         "ci low": iv.low, "ci high": iv.high, "verdict": iv.verdict})  # fmt: skip
+    columns = ["task", "shots", "method", "runs", "mean diff", "ci low", "ci high", "verdict"]
+    return pd.DataFrame(rows, columns=columns).set_index(["task", "shots", "method"])
 
 
 def describe_differences(diffs: pd.DataFrame, metric: str = "accuracy", reference: str = "lora") -> str:
-    """Plain words on ``diffs`` (from :func:`paired_differences` of test ``metric``): which differences to
-    ``reference`` the seeds resolve, and which they cannot."""
+    """Plain words on ``diffs`` (from :func:`paired_differences` of test ``metric``): each method ahead of, behind
+    or not resolved against ``reference``, with its interval and the number of paired runs."""
     lines = []
     for (task, shots, method), row in diffs.iterrows():
-        ci = f"95% CI {row['ci low']:+.1f} to {row['ci high']:+.1f}"
-        span = f"{row['mean diff']:+.1f} points ({ci}, {row['runs']} paired runs)"
-        if row["resolved"]:
-            side = "above" if row["mean diff"] > 0 else "below"
-            lines.append(f"{task}, {shots}-shot: {method} is {side} {reference} by {span}: resolved.")
-        else:
-            lines.append(f"{task}, {shots}-shot: {method} vs {reference}: {span}: these seeds cannot tell them apart.")
+        iv = Interval(row["mean diff"], row["ci low"], row["ci high"], int(row["runs"]))
+        lines.append(f"{task}, {shots}-shot: {method} - {reference} = {iv.words()}: {iv.verdict}.")
     return "\n".join(lines)
 
 

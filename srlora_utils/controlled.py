@@ -79,3 +79,73 @@ def allocation_experiment(
                              "LoRA parameters": lora_parameter_count(ranks, profile),
                              "relative error": _left_energy(spectra, ranks)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+_NEED_TITLES = {
+    "proportional": "The prior is right (need proportional to the stable rank)",
+    "inverse": "The prior is wrong (need inverse to the stable rank)",
+    "equal": "No structure (the same need everywhere)",
+}
+
+
+def _left(err: float) -> str:
+    return "fits the updates exactly" if err < 1e-12 else f"leaves {100 * err:.1f}% of their energy out"
+
+
+def _budgets(rs: list[int]) -> str:
+    return ", ".join(str(r) for r in rs)
+
+
+def experiment_reading(experiment: pd.DataFrame, profile: pd.DataFrame, mean_rank: int = 8) -> list[str]:
+    """:func:`allocation_experiment` in words (Markdown lines, every number and ranking taken from ``experiment``,
+    read at the budget ``r = mean_rank``, which it must hold); ``profile``: the one it was run on."""
+    err = experiment.pivot_table(index=["need", "budget (uniform r)"], columns="allocation", values="relative error")
+    cost = experiment.pivot_table(index=["need", "budget (uniform r)"], columns="allocation", values="LoRA parameters")
+    same = bool((cost["stable-rank allocation"] == cost["uniform LoRA"]).all())
+    means = {n: float(np.mean(list(needed_ranks(profile, n, mean_rank).values()))) for n in NEEDS}  # type: ignore[arg-type]
+    lines = [
+        f"Read at budget $r = {mean_rank}$, where the needed ranks average {means['proportional']:.2f} "
+        f"(proportional), {means['inverse']:.2f} (inverse) and {means['equal']:.2f} (equal) once rounded to whole "
+        f"ranks; stable-rank allocation spends {'exactly' if same else 'at most'} uniform LoRA's parameters at every "
+        "budget:",
+        "",
+    ]
+    sign: dict[str, dict[int, int]] = {}  # need -> budget -> -1 (stable-rank better), 0 (tie), 1 (worse)
+    for need in NEEDS:
+        e = err.loc[need]
+        diff = e["stable-rank allocation"] - e["uniform LoRA"]
+        sign[need] = {int(r): int(np.sign(d)) if abs(d) > 1e-9 else 0 for r, d in diff.items()}
+        exact = all(e.loc[r].max() < 1e-12 for r, s in sign[need].items() if s == 0)
+        words = [f"{w} at $r$ = {_budgets([r for r, s in sign[need].items() if s == v])}"
+                 for v, w in ((-1, "better"), (1, "worse"), (0, "tied" + " (both exact)" * exact))
+                 if v in sign[need].values()]  # fmt: skip
+        stable, uniform = e.loc[mean_rank, "stable-rank allocation"], e.loc[mean_rank, "uniform LoRA"]
+        lines.append(
+            f"* **{_NEED_TITLES[need]}**: at $r = {mean_rank}$ stable-rank allocation {_left(stable)}, uniform "
+            f"LoRA {_left(uniform)}. Stable-rank allocation is {'; '.join(words)}."
+        )
+    above = {n: [s for r, s in sign[n].items() if r >= mean_rank] for n in NEEDS}
+    follows = (
+        all(s <= 0 for s in above["proportional"])
+        and any(s < 0 for s in above["proportional"])
+        and all(s > 0 for n in ("inverse", "equal") for s in above[n])
+    )
+    lines.append("")
+    if follows:
+        lines.append(
+            f"At budgets from $r = {mean_rank}$ up, stable-rank allocation gains at an equal budget only where the "
+            "rank a layer needs follows its pretrained stable rank, and loses where it does not."
+        )
+    else:
+        lines.append(
+            f"At budgets from $r = {mean_rank}$ up, these errors do not split simply by whether the prior is right: "
+            "read the bullets."
+        )
+    flips = [n for n in NEEDS if {s for r, s in sign[n].items() if r < mean_rank} - {0} - set(above[n])]
+    if flips:
+        lines[-1] += (
+            f" Below $r = {mean_rank}$ the ranking flips (with the {' and '.join(flips)} need): a rank captures a "
+            "larger share of the energy in a layer that needs few, so the allocation that gives those layers more "
+            "rank gains, until it gives them more than they need."
+        )
+    return lines

@@ -285,6 +285,12 @@ def numerical_rank(weight: torch.Tensor | np.ndarray, rtol: float | None = None)
     return int((s > rtol * s[0]).sum())
 
 
+def marchenko_pastur_stable_rank(d_out: int, d_in: int) -> float:
+    """Stable rank a large ``d_out x d_in`` matrix of i.i.d. entries tends to (Marchenko-Pastur):
+    ``||W||_F^2 ~ m n v`` over ``sigma_1^2 ~ (sqrt(m) + sqrt(n))^2 v``, i.e. ``m n / (sqrt(m) + sqrt(n))^2``."""
+    return d_out * d_in / (math.sqrt(d_out) + math.sqrt(d_in)) ** 2
+
+
 def spectral_summary(weight: torch.Tensor | np.ndarray) -> dict[str, float]:
     """Spectral norm, squared Frobenius norm, stable rank and effective rank from one SVD."""
     s = singular_values(weight, torch.float64)

@@ -11,14 +11,15 @@ import pandas as pd
 from .allocation import Rule, allocate_ranks, lora_parameter_count
 from .backbones import OFFLINE_BACKBONE, load_backbone
 from .baselines import baseline_table
-from .comparison import cost_table
+from .comparison import cost_table, paired_interval, paired_values
 from .fewshot import FewShotTask
 from .methods import METHOD_SPECS
 from .plotting import plot_rank_allocation, plot_results, plot_training_curves
 from .profile import spectral_profile
 from .profiles import base_config, example_task, task_exps
 from .qkv import split_qkv
-from .sweeps import describe_comparison, first_repeat, run_sweep, summary_table
+from .readings import Reading, read_gain, read_ranking
+from .sweeps import first_repeat, run_sweep, summary_table
 
 #: The LoRA-type methods' allocations: SR-LoRA's paper rule, stable-rank-proportional at LoRA's budget, uniform LoRA.
 ALLOCATIONS: dict[str, Rule] = {"srlora (paper)": "paper", "srlora_budget": "budget", "lora": "uniform"}
@@ -39,9 +40,13 @@ def allocation_table(allocations: dict[str, dict[str, int]], profile: pd.DataFra
     )
 
 
-def adaptation_gain(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per (task, shots): the linear probe's mean test ``metric``, the best adapting method's, and the gain between
-    them, in points. A small gain means the frozen features already fit the task (a small domain gap)."""
+def adaptation_gain(runs: list[dict], metric: str) -> pd.DataFrame:
+    """Per (task, shots): the linear probe's mean test ``metric``, the adapting method with the highest mean, its
+    mean, and its gain over the probe in points, paired by seed with a 95% t interval (``ci low``, ``ci high``,
+    ``runs``, ``verdict``). A small gain means the frozen features already fit the task (a small domain gap)."""
+    columns = ["linear probe", "best adapting method", "its score", "gain (points)", "ci low", "ci high", "runs",
+               "verdict"]  # fmt: skip
+    summary = summary_table(runs)
     rows = {}
     for (task, shots), group in summary.groupby(level=[0, 1], sort=False):
         means = group[f"{metric} mean"].droplevel([0, 1])
@@ -49,11 +54,10 @@ def adaptation_gain(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
         if "linear_probe" not in means or adapting.empty:
             continue
         best = adapting.idxmax()
-        probe = means["linear_probe"]
-        rows[(task, shots)] = {"linear probe": probe, "best adapting method": best, "its score": adapting[best],
-                               "gain (points)": adapting[best] - probe}  # fmt: skip
+        part = [r for r in runs if r["task"] == task and r["config"]["shots"] == shots]
+        iv = paired_interval(paired_values(part, metric, best, "linear_probe"))
+        rows[(task, shots)] = [means["linear_probe"], best, adapting[best], iv.mean, iv.low, iv.high, iv.n, iv.verdict]
     index = pd.MultiIndex.from_tuples(list(rows), names=["task", "shots"])
-    columns = ["linear probe", "best adapting method", "its score", "gain (points)"]
     return pd.DataFrame(list(rows.values()), index=index, columns=columns)
 
 
@@ -93,11 +97,15 @@ class FewShotStudy:
 
     def gain(self) -> pd.DataFrame:
         """:func:`adaptation_gain` of this study."""
-        return adaptation_gain(summary_table(self.runs), self.metric)
+        return adaptation_gain(self.runs, self.metric)
 
-    def describe(self) -> str:
-        """:func:`~srlora_utils.sweeps.describe_comparison` of this study."""
-        return describe_comparison(summary_table(self.runs), self.metric)
+    def describe(self) -> Reading:
+        """:func:`~srlora_utils.readings.read_ranking` of this study: the leaders and SR-LoRA against LoRA."""
+        return read_ranking(self.runs, self.metric)
+
+    def describe_gain(self) -> Reading:
+        """:func:`~srlora_utils.readings.read_gain` of this study: what adapting the backbone adds."""
+        return read_gain(self.gain(), self.metric)
 
     def plot_allocation(self) -> plt.Axes:
         """LoRA rank per module under each allocation."""

@@ -278,6 +278,7 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         "ranks": ranks,
         "lora_params": lora_parameter_count(ranks, backbone) if ranks else 0,
         "init_s": adapted.info["init_s"],
+        "steps": len(step_times),
         "step_s_median": float(np.median(step_times)),
         "total_s": time.perf_counter() - t0,
         "peak_memory_mb": peak,

@@ -26,12 +26,12 @@ def test_paired_differences_known_values():
     runs += [_run("b", s, a) for s, a in enumerate([40, 70, 70])]  # -10, +10, 0: not resolved
     d = paired_differences(runs, "accuracy")
     a, b = d.loc[("t (stand-in)", 5, "a")], d.loc[("t (stand-in)", 5, "b")]
-    assert a["mean diff"] == pytest.approx(2.0) and a["ci low"] == pytest.approx(2.0) and a["resolved"]
-    assert b["mean diff"] == pytest.approx(0.0) and b["ci low"] < 0 < b["ci high"] and not b["resolved"]
+    assert a["mean diff"] == pytest.approx(2.0) and a["ci low"] == pytest.approx(2.0) and a["verdict"] == "ahead"
+    assert b["mean diff"] == pytest.approx(0.0) and b["ci low"] < 0 < b["ci high"] and b["verdict"] == "not resolved"
     # t interval: mean +- t(0.975, 2) * sd / sqrt(3); sd of (-10, 10, 0) is 10
     assert b["ci high"] == pytest.approx(4.302653 * 10 / math.sqrt(3), rel=1e-5)
     one = paired_differences([_run("lora", 0, 50), _run("a", 0, 55)], "accuracy")
-    assert math.isnan(one.iloc[0]["ci low"]) and not one.iloc[0]["resolved"]
+    assert math.isnan(one.iloc[0]["ci low"]) and one.iloc[0]["verdict"] == "not resolved"
 
 
 def test_atlas_cost_and_random_rank_tables():

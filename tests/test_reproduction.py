@@ -18,9 +18,10 @@ from srlora_utils.data_paths import data_dir, repository_data_dir, resolve_root
 from srlora_utils.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
 from srlora_utils.normalization import IMAGENET_MEAN, resolve_normalization
 from srlora_utils.profiles import experiment_profile, profile_configs
+from srlora_utils.readings import read_ranking
 from srlora_utils.records import append_record, read_records
 from srlora_utils.report import format_report, medfmc_table, select_records
-from srlora_utils.sweeps import describe_comparison, shard, summary_table
+from srlora_utils.sweeps import shard
 from srlora_utils.tasks import FIXTURE_MARKER, load_task
 from srlora_utils.training import TrainConfig, train
 
@@ -135,12 +136,15 @@ def _record(method, shots, seed, acc, exp=None, task="medfmc:colon", fixture=Fal
                        **config}}  # fmt: skip
 
 
-def test_describe_comparison_ranks_only_within_a_shot_count():
-    runs = [_record(m, k, s, acc + s) for k, accs in {1: (50, 40), 10: (90, 80)}.items()
-            for m, acc in zip(("srlora", "lora"), accs) for s in (0, 1)]  # fmt: skip
-    text = describe_comparison(summary_table(runs), "accuracy")
-    assert "ahead of srlora" not in text and "medfmc-colon, 1-shot: best mean test accuracy: srlora" in text
-    assert "medfmc-colon, 10-shot: best mean test accuracy: srlora (90.5%), ahead of lora (80.5%)" in text
+def test_the_ranking_reading_compares_only_within_a_shot_count():
+    runs = [_record(m, k, s, acc + 3 * s + (m == "srlora") * s) for k, accs in {1: (50, 40), 10: (90, 80)}.items()
+            for m, acc in zip(("srlora", "lora"), accs) for s in (0, 1, 2)]  # fmt: skip
+    text = read_ranking(runs, "accuracy").text
+    assert (
+        "medfmc-colon, 1-shot** (3 runs per method): highest mean test accuracy `srlora` (54.0%), then `lora`" in text
+    )
+    assert "`srlora` - `lora` = +11.0 points (95% CI +8.5 to +13.5, 3 paired runs): **ahead**" in text
+    assert "medfmc-colon, 10-shot** (3 runs per method): highest mean test accuracy `srlora` (94.0%)" in text
 
 
 # --- records -------------------------------------------------------------------------------------------------------
@@ -200,11 +204,21 @@ def test_report_tables_mean_and_std_over_splits_next_to_the_authors():
     table = medfmc_table(runs)
     assert table.loc[(5, "srlora (this kit)"), "colon accuracy"] == "90.00 ± 10.00 (3)"
     assert table.loc[(5, "SR-LoRA, authors (exp1 only, val-selected)"), "colon AUC"] == "96.64"
-    text = format_report([_record("lora", 1, 0, 60.0, exp=1, fixture=True)])
-    assert "SYNTHETIC FIXTURE, NOT RESULTS" in text and "lora (synthetic fixture, not results)" in text
+    assert "mean ± std over splits exp1-3, seed 0;" in format_report(runs)
     with pytest.raises(S.SrLoraError, match=r"mix 2 settings \(img_size in \['28', '56'\]\): pick one with --where"):
         select_records(runs + [_record("lora", 1, 0, 60.0, exp=1, img_size=56)])
     assert len(select_records(runs + [_record("lora", 1, 0, 60.0, exp=1, img_size=56)], ["img_size=28"])) == 3
+
+
+def test_a_fixture_report_names_its_splits_and_keeps_the_authors_apart():
+    fixture = [_record(m, 1, 0, 60.0, exp=e, fixture=True) for m in ("lora", "srlora") for e in (1, 2)]
+    text = format_report(fixture)
+    assert "SYNTHETIC FIXTURE, NOT RESULTS" in text and "lora (synthetic fixture, not results)" in text
+    assert "over splits exp1, exp2, seed 0;" in text and "exp1-5" not in text
+    ours, _, theirs = text.partition("The authors' numbers, for reference only")
+    assert "SR-LoRA, authors" not in ours and "synthetic fixture, not results)" not in theirs
+    assert "SR-LoRA, authors (exp1 only, val-selected)" in theirs
+    assert "SR-LoRA, authors" not in medfmc_table(fixture, authors=False).index.get_level_values("method")
 
 
 # --- sweeps --------------------------------------------------------------------------------------------------------
