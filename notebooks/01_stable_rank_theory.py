@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 01 · Stable rank: the prior SR-LoRA reads off pretrained weights
 #
-# SR-LoRA (arXiv 2507.00327) gives every adapted weight matrix $W$ a LoRA rank equal to its **stable rank**
+# SR-LoRA (arXiv 2507.00327) gives every adapted weight matrix $W$ a LoRA rank equal to its **stable rank**, rounded to an integer:
 #
 # $$\operatorname{srank}(W) = \frac{\lVert W \rVert_F^2}{\lVert W \rVert_2^2} = \frac{\sum_i \sigma_i^2}{\sigma_1^2}.$$
 #
@@ -42,7 +42,10 @@ import torch
 
 import srlora_utils as S
 from srlora_utils.plotting import plot_profile, plot_spectra
-from srlora_utils.reference import official_vitb16_shapes
+from srlora_utils.readings import Reading
+from srlora_utils.reference import OFFICIAL_VITB16_RANKS, official_vitb16_shapes
+from srlora_utils.profile import random_matrix_check
+from srlora_utils.spectral import marchenko_pastur_stable_rank
 
 pd.set_option("display.precision", 2)
 gen = torch.Generator().manual_seed(seed)
@@ -63,9 +66,13 @@ examples = {
     "rank 1, 8x8 (one direction)": torch.outer(randn(8), randn(8)),
     "diag(4, 2, 1, 1)": torch.diag(torch.tensor([4.0, 2.0, 1.0, 1.0], dtype=torch.float64)),
 }
-pd.DataFrame(
+measures = pd.DataFrame(
     [{"matrix": name, "rank": S.numerical_rank(w), "stable rank": S.stable_rank(w)} for name, w in examples.items()]
-)
+).set_index("matrix")
+# The two ends of the bounds below, and the worked example under the table:
+assert measures["rank"].tolist() == [8, 1, 4], measures
+assert np.allclose(measures["stable rank"], [8.0, 1.0, 1.375], rtol=1e-12), measures
+measures
 
 # %% [markdown]
 # For `diag(4, 2, 1, 1)`: $(16 + 4 + 1 + 1) / 16 = 1.375$. The matrix has rank 4, but most of its energy lies along one direction, and the stable rank says so.
@@ -83,9 +90,17 @@ bounds = pd.DataFrame(rows)
 assert (bounds["stable rank"] >= 1 - 1e-9).all() and (bounds["stable rank"] <= bounds["rank k"] + 1e-9).all()
 bounds
 
+# %%
+share = bounds["stable rank"] / bounds["rank k"]
+assert bounds["stable rank"].is_monotonic_increasing and share.is_monotonic_decreasing, bounds
+Reading(
+    "The stable rank grows with $k$ but falls ever further below it: as a share of $k$ it is "
+    + ", ".join(f"{x:.0%}" for x in share)
+    + f" for $k$ = {', '.join(str(k) for k in bounds['rank k'])}. It equals $k$ at $k = 1$ (one direction); the "
+    "more directions a random product has, the more unequal their singular values."
+)
+
 # %% [markdown]
-# The stable rank grows with $k$ but stays well below it: the singular values of a random product are far from equal.
-#
 # ## 3. Invariances
 #
 # The stable rank depends only on the singular values' *shape*: it does not change under rotations $W \mapsto Q_1 W Q_2$ (orthogonal $Q_1, Q_2$), scaling $W \mapsto cW$, or transposition. It is a property of the linear map, not of the basis or of the weight scale, which is why it can compare layers of different magnitude.
@@ -94,7 +109,7 @@ bounds
 w = randn(128, 64)
 q1, _ = torch.linalg.qr(randn(128, 128))
 q2, _ = torch.linalg.qr(randn(64, 64))
-pd.Series(
+invariance = pd.Series(
     {
         "W": S.stable_rank(w),
         "Q1 W Q2": S.stable_rank(q1 @ w @ q2),
@@ -102,7 +117,9 @@ pd.Series(
         "W transposed": S.stable_rank(w.T),
     },
     name="stable rank",
-).round(6)
+)
+assert np.allclose(invariance, invariance["W"], rtol=1e-10, atol=0), invariance
+invariance.round(6)
 
 # %% [markdown]
 # ## 4. Robustness: stable rank versus rank, numerical rank and effective rank
@@ -137,12 +154,47 @@ ax.set_title("Rank-10 matrix (200x150) plus Gaussian noise: which measures stay 
 ax.legend(fontsize=8)
 plt.show()
 
+# %%
+by_eps = robust.set_index("noise eps")
+change = 100 * (by_eps[["effective rank", "stable rank"]] / by_eps.iloc[0][["effective rank", "stable rank"]] - 1)
+energy = 100 * by_eps.index.to_series() ** 2 * float(noise.pow(2).sum() / base.pow(2).sum())  # noise / signal, %
+numerical = by_eps["numerical rank (1e-6)"]
+assert by_eps["rank (exact tol.)"].tolist() == [10] + [min(base.shape)] * (len(by_eps) - 1), by_eps
+assert numerical.iloc[0] == 10 and numerical.is_monotonic_increasing and numerical.iloc[-1] > 10, by_eps
+assert (change["stable rank"].abs() <= change["effective rank"].abs()).all(), change
+assert (change["stable rank"][energy < 0.1].abs() < 1).all(), change  # barely moves while the noise is small
+s_base, n_base = S.singular_values(base), S.singular_values(noise)
+assert s_base[9] > n_base[0], (s_base[9], n_base[0])  # at eps = 1 the noise is still below every signal direction
+
+
+def tex(eps):
+    return "1" if eps == 1 else f"10^{{{round(np.log10(eps))}}}"
+
+
+def pct(x):
+    return f"{x:+.2f}%" if round(x, 2) else "0.00%"
+
+
+late = [e for e in by_eps.index if e >= 1e-3]
+Reading(
+    f"Read the table column by column: the rank jumps from 10 to {min(base.shape)} at the first trace of noise "
+    f"($\\varepsilon = {tex(by_eps.index[1])}$); the numerical rank stays at 10 up to "
+    f"$\\varepsilon = {tex(numerical[numerical == 10].index[-1])}$ and is {numerical[numerical > 10].iloc[0]} from "
+    f"$\\varepsilon = {tex(numerical[numerical > 10].index[0])}$, once the noise passes its tolerance. At "
+    f"$\\varepsilon$ = {', '.join(f'${tex(e)}$' for e in late)} the effective rank has moved by "
+    f"{', '.join(pct(change['effective rank'][e]) for e in late)}, the stable rank by "
+    f"{', '.join(pct(change['stable rank'][e]) for e in late)}. The stable rank moves only once the noise carries a "
+    f"noticeable share of the energy: at $\\varepsilon = 1$ the noise's energy is {energy[1.0]:.1f}% of the signal's, "
+    f"although its largest singular value ({float(n_base[0]):.2f}) is still {float(s_base[9] / n_base[0]):.1f} times "
+    f"below the signal's weakest ($\\sigma_{{10}}$ = {float(s_base[9]):.2f})."
+)
+
 # %% [markdown]
-# Read the table column by column: the rank jumps to 150 at the first trace of noise, the numerical rank as soon as the noise passes its tolerance, and the effective rank creeps up from $\varepsilon = 10^{-2}$ on; the stable rank does not move until the noise is as large as the signal's weaker directions. This is the property that makes the stable rank usable as a *prior* on pretrained weights, which always carry small "noise" directions.
+# This is the property that makes the stable rank usable as a *prior* on pretrained weights, which always carry small "noise" directions.
 #
 # ## 5. Random matrices (Marchenko–Pastur) versus pretrained weights
 #
-# For an $n \times n$ matrix with i.i.d. entries of variance $v$, $\lVert W \rVert_F^2 \approx n^2 v$ and, by the Marchenko–Pastur law, $\sigma_1 \approx 2\sqrt{n v}$. Hence $\operatorname{srank} \approx n^2 v / (4 n v) = n/4$: a random $384 \times 384$ matrix has stable rank close to 96 (a little above, at finite $n$), whatever its scale. Pretrained weights concentrate their energy in fewer directions.
+# For an $n \times n$ matrix with i.i.d. entries of variance $v$, $\lVert W \rVert_F^2 \approx n^2 v$ and, by the Marchenko–Pastur law, $\sigma_1 \approx 2\sqrt{n v}$. Hence $\operatorname{srank} \approx n^2 v / (4 n v) = n/4$, whatever the scale; for an $m \times n$ matrix the same argument, with $\sigma_1 \approx (\sqrt m + \sqrt n)\sqrt v$, gives $mn / (\sqrt m + \sqrt n)^2$. Pretrained weights concentrate their energy in fewer directions.
 
 # %%
 model = S.load_backbone(backbone)
@@ -161,9 +213,27 @@ table = pd.DataFrame(
         }
     ]
     + [{"matrix": k, "shape": tuple(w.shape), "stable rank": S.stable_rank(w)} for k, w in pretrained.items()]
-)
-print(f"Marchenko-Pastur prediction n/4 = {random_size / 4:.1f}")
+).set_index("matrix")
+table["Marchenko-Pastur prediction"] = [marchenko_pastur_stable_rank(*shape) for shape in table["shape"]]
 table
+
+# %%
+sr_gauss, mp_gauss = table["stable rank"].iloc[0], table["Marchenko-Pastur prediction"].iloc[0]
+below = table.iloc[1:]
+assert abs(sr_gauss / mp_gauss - 1) < 0.1, table  # "close to n/4"
+assert (below["stable rank"] < below["Marchenko-Pastur prediction"]).all(), table
+side = "above" if sr_gauss > mp_gauss else "below"
+Reading(
+    f"The Gaussian {random_size}x{random_size} matrix has stable rank {sr_gauss:.2f}, "
+    f"{abs(sr_gauss / mp_gauss - 1):.1%} {side} $n/4$ = {mp_gauss:g}"
+    + (" (at finite $n$, $\\sigma_1$ tends to fall a little short of its limit)" if side == "above" else "")
+    + ". Each pretrained matrix lies far below the prediction for its shape: "
+    + "; ".join(
+        f"{k.removeprefix('pretrained ')} {v['stable rank']:.2f} against {v['Marchenko-Pastur prediction']:.2f}"
+        for k, v in below.iterrows()
+    )
+    + "."
+)
 
 # %%
 ax = plot_spectra(
@@ -172,17 +242,33 @@ ax = plot_spectra(
 )
 plt.show()
 
+# %%
+spectra = {k: S.singular_values(w) for k, w in {"Gaussian": gauss, **pretrained}.items()}
+tenth = {k: float(s[9] / s[0]) for k, s in spectra.items()}  # sigma_10 / sigma_1
+assert all(tenth[k] < tenth["Gaussian"] for k in pretrained), tenth
+assert float(spectra["Gaussian"][-1] / spectra["Gaussian"][0]) < 0.01, spectra["Gaussian"][-1]
+Reading(
+    f"The random spectrum declines smoothly from $\\sigma_1$ (the Marchenko–Pastur edge) to "
+    f"{float(spectra['Gaussian'][-1] / spectra['Gaussian'][0]):.4f} $\\sigma_1$ at its last direction: a square "
+    "random matrix has singular values down to 0. The pretrained spectra fall faster over their first directions: "
+    f"$\\sigma_{{10}} / \\sigma_1$ is {tenth['Gaussian']:.2f} for the Gaussian against "
+    + ", ".join(f"{tenth[k]:.2f} ({k.removeprefix('pretrained ')})" for k in pretrained)
+    + "."
+)
+
 # %% [markdown]
-# The random spectrum is flat until it falls off a cliff (the Marchenko–Pastur edge); the pretrained spectra decay from a few dominant directions. The stable rank is the area under the *squared* normalised spectrum: $\operatorname{srank}(W) = \sum_i (\sigma_i/\sigma_1)^2$, i.e. the sum over all directions of each one's energy relative to the strongest. A flat spectrum gives a large sum, a fast decay a small one.
+# The stable rank is the area under the *squared* normalised spectrum: $\operatorname{srank}(W) = \sum_i (\sigma_i/\sigma_1)^2$, i.e. the sum over all directions of each one's energy relative to the strongest. A flat spectrum gives a large sum, a fast decay a small one.
 #
 # ## 6. The per-layer profile of a real backbone
 #
-# `spectral_profile` measures every matrix a LoRA target adapts. With `target="all_linear"` we get the fused attention `qkv`, the attention output `proj`, and the MLP's `fc1` and `fc2` of all 12 blocks. We compare the pretrained backbone with a *random twin*: the same architecture with timm's initialisation.
+# `spectral_profile` measures every matrix a LoRA target adapts. With `target="all_linear"` we get the fused attention `qkv`, the attention output `proj`, and the MLP's `fc1` and `fc2` of every block. We compare the pretrained backbone with a *random twin*: the same architecture with timm's initialisation.
 
 # %%
 twin = S.load_backbone(backbone, pretrained=False, seed=seed)
 profile = S.spectral_profile(model, "all_linear")
 profile_twin = S.spectral_profile(twin, "all_linear")
+assert (profile.groupby("kind").size() == len(model.blocks)).all() and len(profile) == 4 * len(model.blocks)
+assert profile["module"].tolist() == profile_twin["module"].tolist()
 summary = pd.DataFrame(
     {
         "pretrained median": profile.groupby("kind", sort=False)["stable_rank"].median(),
@@ -200,12 +286,56 @@ plot_profile({"random twin": profile_twin}, ax=axes[1], title="Same architecture
 fig.tight_layout()
 plt.show()
 
+# %%
+check = random_matrix_check(profile_twin, twin)  # each twin against Marchenko-Pastur, and its largest weight
+near, mp = check["near"], check["mp"]
+lower = profile_twin["stable_rank"] / profile["stable_rank"]  # twin over pretrained, matrix by matrix
+medians = summary["random twin median"] / summary["pretrained median"]
+assert (lower[near] > 1).all() and (medians > 1).all(), lower  # pretrained below its (well-behaved) random twin
+assert (check["max_sd"][~near] > 20).all(), check[~near]  # a twin off the prediction holds one outlying weight
+assert (summary["pretrained max"] / summary["pretrained min"] > 1.5).all(), summary  # the profile is not flat
+sigma_1 = profile_twin.groupby("kind")["spectral_norm"].median()
+lines = [
+    "Two things stand out. Pretraining lowers the stable rank below that of the random twin in "
+    + (f"all {len(profile)} matrices" if (lower > 1).all() else f"{(lower > 1).sum()} of the {len(profile)} matrices "
+       + ("(the other is a twin" if (lower <= 1).sum() == 1 else "(the others are twins")
+       + " with an outlying weight, below)")  # fmt: skip
+    + f": {medians.min():.1f} to {medians.max():.1f} times at the median of each kind ("
+    + ", ".join(f"{k} {v['pretrained median']:.2f} against {v['random twin median']:.2f}"
+                for k, v in summary.iterrows())  # fmt: skip
+    + ")"
+    + (f", and {lower.min():.1f} times at the least (`{profile['module'][lower.idxmin()]}`)" if lower.min() > 1 else "")
+    + ". Pretraining leaves a real, layer-specific prior.",
+    "",
+    f"The twins sit where random matrices should: {near.sum()} of {len(profile)} within 5% of the Marchenko–Pastur "
+    "prediction for their shape, $mn/(\\sqrt m + \\sqrt n)^2$ ("
+    + ", ".join(f"{v.mp:.2f} for {v.kind} {v.d_out}x{v.d_in}" for v in check.drop_duplicates("kind").itertuples())
+    + ").",
+]
+if not near.all():
+    lines[-1] += f" The exception{'s' * int((~near).sum() > 1)}: " + "; ".join(
+        f"`{v.module}` at {v.stable_rank:.2f} against {v.mp:.2f}, with one weight of size {v.max_abs:.2f} "
+        f"({v.max_sd:.0f} times the matrix's standard deviation), which raises $\\sigma_1$ to {v.spectral_norm:.2f} "
+        f"(median of the twins of its kind: {sigma_1[v.kind]:.2f}) and so cuts the stable rank by "
+        f"{1 - v.stable_rank / v.mp:.0%}"
+        for v in check[~near].itertuples()
+    ) + "."
+    if ((check["max_abs"][~near] - 2.0).abs() < 1e-6).all():
+        lines[-1] += (" A weight of exactly 2 is an artefact of timm's truncated-normal initialiser: it clips "
+                      "at the absolute bounds $\\pm 2$, and a float32 draw at the very end of its range lands "
+                      "there.")  # fmt: skip
+lines += [
+    "",
+    "And the profile is not flat: within each kind the pretrained stable rank varies with depth, "
+    + ", ".join(f"from {v['pretrained min']:.2f} to {v['pretrained max']:.2f} ({k})" for k, v in summary.iterrows())
+    + ": this is what SR-LoRA turns into per-layer ranks.",
+]
+Reading(lines)
+
 # %% [markdown]
-# Two things stand out. The pretrained matrices have stable ranks several times below their random twins (whose values sit near the Marchenko–Pastur prediction for each shape): pretraining leaves a real, layer-specific prior. And the profile is not flat: it changes with depth and matrix kind, which is what SR-LoRA turns into per-layer ranks.
-#
 # ## 7. Where the official ViT-B/16 ranks sit
 #
-# The official code ships ranks for ViT-B/16 (ImageNet-21k), width 768, as `[qkv, proj]` pairs per block. They are $\operatorname{round}(\operatorname{srank})$ of that model's matrices. To put them next to our ViT-S/14 (width 384) we divide by the width: the stable rank as a *fraction of the largest possible rank*.
+# The official SR-LoRA code ships ranks for ViT-B/16 (pretrained on ImageNet-21k, fine-tuned on ImageNet-1k at 384 px), width 768, as `[qkv, proj]` pairs per block; the kit holds a copy in `srlora_utils.reference.OFFICIAL_VITB16_RANKS`. By the paper's rule they are $\operatorname{round}(\operatorname{srank})$ of that model's matrices. To put them next to our ViT-S/14 (width 384) we divide by the width: the stable rank as a *fraction of the largest possible rank*.
 
 # %%
 vitb = official_vitb16_shapes()
@@ -230,8 +360,23 @@ compare = pd.DataFrame(
 )
 compare.round(3)
 
+# %%
+q_b, proj_b = (list(x) for x in zip(*OFFICIAL_VITB16_RANKS))
+frac = {"official ViT-B/16": vitb["stable_rank"] / 768, "offline ViT-S/14": ours["stable_rank"] / 384}
+assert all(f.max() < 0.25 and f.max() > 2 * f.min() for f in frac.values()), frac  # small, and varying by layer
+Reading(
+    f"**What this shows, and what it does not.** In the shipped ViT-B/16 ranks the qkv rank grows from {q_b[0]} "
+    f"(block 0) to a peak of {max(q_b)} (block {q_b.index(max(q_b))}) and ends at {q_b[-1]}; the proj rank is less "
+    f"regular ({', '.join(map(str, proj_b))}), with its peak of {max(proj_b)} at block {proj_b.index(max(proj_b))}. "
+    "Our ViT-S/14 is a different model (DINOv2 self-supervised pretraining, a different width, possibly saliency "
+    "fine-tuning), so only the broad picture can be compared: in both, the matrices use a small fraction of their "
+    "width, and the fraction varies by layer ("
+    + "; ".join(f"{k}: {f.min():.1%} to {f.max():.1%}" for k, f in frac.items())
+    + ")."
+)
+
 # %% [markdown]
-# **What this shows, and what it does not.** In the shipped ViT-B/16 ranks the qkv rank grows with depth and peaks late; the proj ranks rise then fall. Our ViT-S/14 is a different model (DINOv2 self-supervised pretraining, a different width, possibly saliency fine-tuning), so only the broad picture can be compared: in both, the matrices use a small fraction of their width, and the fraction varies by layer. The exact numbers of one model say nothing about another, which is why SR-LoRA recomputes them per backbone rather than reusing a table.
+# The exact numbers of one model say nothing about another, which is why SR-LoRA recomputes them per backbone rather than reusing a table.
 #
 # Next: **02 · Rank allocation** turns this profile into LoRA ranks and a `peft.LoraConfig`.
 
@@ -240,7 +385,7 @@ compare.round(3)
 #
 # Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
 #
-# 1. **A convolution.** The patch embedding of a ViT is a convolution, `model.patch_embed.proj`, with a 4-D kernel. Compute its stable rank with `S.stable_rank` (kernels are flattened to `out x (in * kh * kw)`) and check it lies within the bounds of section 1.
+# 1. **A convolution.** The patch embedding of a ViT is a convolution, `model.patch_embed.proj`, with a 4-D kernel. Compute its stable rank with `S.stable_rank` (kernels are flattened to `out x (in * kh * kw)`) and check it lies within the bounds of section 2.
 # 2. **Low rank plus noise.** Build a rank-5 matrix $W = U V^\top$ ($384 \times 384$) and add Gaussian noise of relative size $\varepsilon \in \{0, 10^{-3}, 10^{-1}\}$. How do the numerical rank and the stable rank respond?
 # 3. **Which layer type is most compressible?** From `profile`, find the median stable rank per kind of matrix (`qkv`, `proj`, `fc1`, `fc2`) as a fraction of its largest possible rank.
 

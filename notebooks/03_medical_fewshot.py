@@ -172,7 +172,7 @@ print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% v
       f"(one seed; {dora['trainable_params']:,} vs {lora_run['trainable_params']:,} trainable parameters)")
 
 # %% tags=["solution", "hide-cell"]
-# Solution 2: differences to LoRA paired by seed (and split); `verdict` is ahead/behind only when the interval excludes zero.
+# Solution 2: differences to LoRA paired by seed (and split); `verdict`: ahead/behind only if the interval excludes 0.
 from srlora_utils.comparison import paired_differences
 
 paired = paired_differences([r for r in runs if r["config"]["method"] in ("lora", "srlora_budget")], metric)

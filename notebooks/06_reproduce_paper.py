@@ -94,7 +94,7 @@ print(f"nothing missing; every folder is {'a synthetic fixture' if data == 'fixt
 # %% [markdown]
 # ## 3. The compute plan
 #
-# The grid's cost is runs x steps x the time of one step. The cell below measures a training step (batch 4, LoRA r = 8) and an evaluation image at the grid's settings on this machine, and, when asked, at the paper's (ViT-B/16, 384 px, a random twin of the same architecture, which costs the same as the pretrained weights). Timings vary from machine to machine and run to run; they are not part of the checked outputs.
+# The grid's cost is, per run, its training steps x the time of one step plus its evaluation images (validation every epoch, the test set once) x the time of one image. The cell below measures a training step (batch 4, LoRA r = 8) and an evaluation image at the grid's settings on this machine, and, when asked, at the paper's (ViT-B/16, 384 px, a random twin of the same architecture: the same computation as the pretrained weights). The list sizes come from the data check, so on fixtures, whose test lists are tiny, the paper-size hours are a lower bound. Timings vary from machine to machine and run to run; they are not part of the checked outputs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -113,7 +113,7 @@ pd.concat(plans, names=["plan"]).round(3)
 # %% [markdown]
 # ## 4. Running the grid
 #
-# One command runs a whole grid. Each run appends one line to the records file, under a lock, the moment it ends; a rerun of the same command skips every run already recorded, so an interrupted grid resumes where it stopped. Shards split the grid between workers that share one records file: GPUs of one machine, or the tasks of a SLURM array.
+# One command runs a whole grid. Each run appends one line to the records file, under a lock, the moment it ends; a rerun of the same command skips every run already recorded, so an interrupted grid resumes where it stopped (the test suite checks both, in `tests/test_reproduction.py` and `tests/test_training.py`). Shards split the grid between workers that share one records file: GPUs of one machine, or the tasks of a SLURM array.
 
 # %%
 print(grid_commands(grid, "results/paper/", workers=4))

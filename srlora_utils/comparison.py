@@ -17,21 +17,32 @@ from .sweeps import runs_table
 @dataclass(frozen=True)
 class Interval:
     """Mean of paired differences ``mean`` with its t interval ``low``..``high`` at ``confidence``, from ``n``
-    pairs (no interval, NaN ends, for fewer than two)."""
+    pairs (no interval, NaN ends, for fewer than two); ``p`` is the paired t test's two-sided p-value. With an
+    equivalence ``margin``, ``eq_low``..``eq_high`` is the interval of the two one-sided tests at the same level
+    (90% for 95%): inside ±margin means the two methods are equivalent within it. ``sd`` is the differences'
+    standard deviation."""
 
     mean: float
     low: float
     high: float
     n: int
     confidence: float = 0.95
+    p: float = float("nan")
+    margin: float | None = None
+    eq_low: float = float("nan")
+    eq_high: float = float("nan")
+    sd: float = float("nan")
 
     @property
     def verdict(self) -> str:
-        """ "ahead" (interval above zero), "behind" (below zero) or "not resolved"."""
+        """ "ahead" (interval above zero), "behind" (below zero), "equivalent within ±margin" (with a margin, the
+        equivalence interval inside it) or "not resolved"."""
         if self.n > 1 and self.low > 0:
             return "ahead"
         if self.n > 1 and self.high < 0:
             return "behind"
+        if self.margin is not None and self.n > 1 and -self.margin < self.eq_low and self.eq_high < self.margin:
+            return f"equivalent within ±{self.margin:g}"
         return "not resolved"
 
     def words(self, unit: str = "points") -> str:
@@ -42,17 +53,40 @@ class Interval:
         return f"{self.mean:+.1f} {unit} ({ci}, {self.n} paired run{'s' if self.n != 1 else ''})"
 
 
-def paired_interval(differences: Iterable[float], confidence: float = 0.95) -> Interval:
-    """The t interval at level ``confidence`` of the mean of paired ``differences`` (NaNs dropped)."""
+def paired_interval(differences: Iterable[float], confidence: float = 0.95, margin: float | None = None) -> Interval:
+    """The t interval at level ``confidence`` of the mean of paired ``differences`` (NaNs dropped), the paired t
+    test's p-value and, with an equivalence ``margin`` (points), the two one-sided tests' interval."""
     d = np.asarray([x for x in differences if not pd.isna(x)], dtype=float)
     n = len(d)
-    if n == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0, confidence)
-    mean = float(d.mean())
-    if n == 1:
-        return Interval(mean, float("nan"), float("nan"), 1, confidence)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
-    return Interval(mean, mean - half, mean + half, n, confidence)
+    nan = float("nan")
+    if n < 2:
+        return Interval(float(d.mean()) if n else nan, nan, nan, n, confidence, margin=margin)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    se = sd / float(np.sqrt(n))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * se)
+    eq_half = float(stats.t.ppf(confidence, n - 1) * se)  # two one-sided tests at (1 - confidence) / 2 each
+    p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else (0.0 if mean != 0 else 1.0)
+    return Interval(mean, mean - half, mean + half, n, confidence, p, margin, mean - eq_half, mean + eq_half, sd)
+
+
+def holm(pvalues: Iterable[float], alpha: float = 0.05) -> list[bool]:
+    """Which of ``pvalues`` survive Holm's step-down correction at family-wise level ``alpha`` (in input order)."""
+    p = list(pvalues)
+    survive = [False] * len(p)
+    for i, k in enumerate(sorted(range(len(p)), key=lambda j: p[j])):
+        if not p[k] <= alpha / (len(p) - i):
+            break
+        survive[k] = True
+    return survive
+
+
+def runs_for_half_width(sd: float, half_width: float, confidence: float = 0.95, most: int = 1000) -> int:
+    """The fewest paired runs whose t interval at ``confidence`` is at most ±``half_width`` when the differences
+    have standard deviation ``sd`` (``most`` if none up to it is enough)."""
+    for n in range(2, most + 1):
+        if stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n) <= half_width:
+            return n
+    return most
 
 
 def paired_values(runs: list[dict], metric: str, method: str, reference: str) -> pd.Series:

@@ -89,7 +89,7 @@ _NEED_TITLES = {
 
 
 def _left(err: float) -> str:
-    return "fits the updates exactly" if err < 1e-12 else f"leaves {100 * err:.1f}% of their energy out"
+    return "fits the updates exactly" if err < 1e-12 else f"leaves {100 * err:.1f}% of the updates' energy out"
 
 
 def _budgets(rs: list[int]) -> str:
@@ -144,7 +144,7 @@ def experiment_reading(experiment: pd.DataFrame, profile: pd.DataFrame, mean_ran
     flips = [n for n in NEEDS if {s for r, s in sign[n].items() if r < mean_rank} - {0} - set(above[n])]
     if flips:
         lines[-1] += (
-            f" Below $r = {mean_rank}$ the ranking flips (with the {' and '.join(flips)} need): a rank captures a "
+            f" Below $r = {mean_rank}$ the ranking flips (with the {' and the '.join(flips)} need): a rank captures a "
             "larger share of the energy in a layer that needs few, so the allocation that gives those layers more "
             "rank gains, until it gives them more than they need."
         )

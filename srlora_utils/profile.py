@@ -11,7 +11,7 @@ from torch import nn
 
 from .errors import SrLoraError
 from .qkv import SplitQKV, is_split
-from .spectral import Method, fast_summary, official_stable_rank, spectral_summary
+from .spectral import Method, fast_summary, marchenko_pastur_stable_rank, official_stable_rank, spectral_summary
 
 Target = Literal["official", "qv_separate", "qkv", "all_linear"]
 TARGETS: tuple[str, ...] = ("official", "qv_separate", "qkv", "all_linear")
@@ -126,3 +126,18 @@ def spectral_profile(
                 raise SrLoraError(f"{type(model).__name__} has no {name!r} next to {qkv_name!r}") from None
             add(name, block, rel.rpartition(".")[2], layer, measure_matrix(_weight(layer), method), "own")
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def random_matrix_check(profile: pd.DataFrame, model: nn.Module, rtol: float = 0.05) -> pd.DataFrame:
+    """``profile`` (of ``model``, e.g. a random twin) with each matrix's Marchenko-Pastur stable rank (``mp``),
+    whether its own lies within ``rtol`` of it (``near``), and its largest weight (``max_abs``, and ``max_sd`` in
+    standard deviations of the matrix)."""
+    mp = [marchenko_pastur_stable_rank(int(m), int(n)) for m, n in zip(profile["d_out"], profile["d_in"])]
+    weights = [_weight(model.get_submodule(name)).detach().float() for name in profile["module"]]
+    top = [float(w.abs().max()) for w in weights]
+    return profile.assign(
+        mp=mp,
+        near=(profile["stable_rank"] / mp - 1).abs() < rtol,
+        max_abs=top,
+        max_sd=[t / float(w.std()) for t, w in zip(top, weights)],
+    )

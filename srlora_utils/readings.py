@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .comparison import Interval, paired_interval, paired_values
+from .comparison import Interval, paired_interval, paired_values, runs_for_half_width
 from .methods import METHOD_SPECS
 from .sweeps import summary_table
 
@@ -223,12 +223,18 @@ def read_paper_claim(runs: list[dict], metric: str = "accuracy") -> Reading:
     adaptive = {k: iv for k, iv in ivs.items() if k[2] in ADAPTIVE_PEERS}
     n = sorted({iv.n for iv in ivs.values()})
     runs_note = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
-    if adaptive and all(iv.verdict == "ahead" for iv in adaptive.values()):
+    n_ahead = sum(iv.verdict == "ahead" for iv in adaptive.values())
+    n_behind = sum(iv.verdict == "behind" for iv in adaptive.values())
+    if adaptive and n_ahead == len(adaptive):
         stance = "are consistent with it: every SR-LoRA variant is ahead of every adaptive peer"
-    elif any(iv.verdict == "behind" for iv in adaptive.values()):
-        stance = "do not support it: at least one SR-LoRA variant is behind an adaptive peer"
+    elif n_behind:
+        stance = (f"contradict it: {n_behind} of the {len(adaptive)} comparisons with an adaptive peer find the "
+                  "SR-LoRA variant behind")  # fmt: skip
     else:
-        stance = "neither support nor contradict it: the adaptive-peer comparisons are not all resolved"
+        stance = (
+            f"do not support it, since only {n_ahead} of the {len(adaptive)} comparisons with an adaptive peer are "
+            "ahead, and do not contradict it either, since none is behind: the rest are not resolved"
+        )
     limits = _limits(runs)
     lines = [
         f"Of the {len(ivs)} comparisons of an SR-LoRA variant ({_names(SRLORA_VARIANTS)}) with a peer "
@@ -238,16 +244,20 @@ def read_paper_claim(runs: list[dict], metric: str = "accuracy") -> Reading:
         f"too), these runs {stance}.",
         "",
     ]
-    behind = [f"`{v}` behind `{p}` on {t} ({iv.words()})" for (t, v, p), iv in ivs.items() if iv.verdict == "behind"]
-    ahead = [f"`{v}` ahead of `{p}` on {t} ({iv.words()})" for (t, v, p), iv in ivs.items() if iv.verdict == "ahead"]
+    behind = [f"`{v}` behind `{p}` on {t}: {iv.words()}" for (t, v, p), iv in ivs.items() if iv.verdict == "behind"]
+    ahead = [f"`{v}` ahead of `{p}` on {t}: {iv.words()}" for (t, v, p), iv in ivs.items() if iv.verdict == "ahead"]
     if ahead:
         lines += [f"* Ahead: {'; '.join(ahead)}."]
     if behind:
         lines += [f"* Behind: {'; '.join(behind)}."]
-    lines += [
-        f"* What they cannot say: {limits}; a comparison that is not resolved is not evidence of equality, "
-        f"and no correction for the {len(ivs)} comparisons was made."
-    ]
+    sds = [iv.sd for iv in ivs.values() if iv.n > 1]
+    if sds:
+        sd = float(np.median(sds))
+        lines += [f"* How many runs would resolve it: the paired differences here have a median standard deviation "
+                  f"of {sd:.1f} points; a 95% interval of ±2.5 points would need about "
+                  f"{runs_for_half_width(sd, 2.5)} paired runs per comparison."]  # fmt: skip
+    lines += [f"* What they cannot say: {limits}; a comparison that is not resolved is not evidence of equality, "
+              f"and no correction for the {len(ivs)} comparisons was made."]  # fmt: skip
     return Reading(lines)
 
 
@@ -274,8 +284,8 @@ def read_fixture_results(runs: list[dict]) -> Reading:
     fixture = [r for r in runs if r.get("fixture")]
     if not fixture:
         return Reading("These runs read real data: the table above is the reproduction.")
-    steps = steps_per_run(fixture)
-    fewest = min((s for s in steps.values() if s is not None), default=None)
+    recorded = [r["steps"] for r in fixture if "steps" in r]
+    fewest = min(recorded) if recorded else None
     low: dict[tuple[str, int, str], list[float]] = {}
     for r in fixture:
         if "AUC" in r["test"]:
@@ -283,19 +293,21 @@ def read_fixture_results(runs: list[dict]) -> Reading:
                 r["test"]["AUC"]
             )
     below = {k: float(np.mean(v)) for k, v in low.items() if np.mean(v) < 50}
+    steps = f"{fewest if fewest is not None else 'an unrecorded number of'} optimiser step{'s' if fewest != 1 else ''}"
     lines = [
-        f"These {len(fixture)} runs read synthetic fixtures: random class textures, trained for as few as "
-        f"{fewest if fewest is not None else 'an unrecorded number of'} optimiser steps per run. Their numbers show "
-        "that the paper path runs; they are not results, and no row of theirs is comparable with the authors'.",
+        f"These {len(fixture)} runs read synthetic fixtures: random class textures, trained for as few as {steps} per "
+        "run. Their numbers show that the paper path runs; they are not results, and no row of theirs is comparable "
+        "with the authors'.",
     ]
     if below:
         cells = "; ".join(f"{t} {k}-shot `{m}` {v:.1f}" for (t, k, m), v in below.items())
         few = sorted({r.get("steps", -1) for r in fixture if (r["config"]["task"], r["config"]["shots"],
                                                                r["config"]["method"]) in below})  # fmt: skip
+        took = f"{', '.join(str(s) if s >= 0 else 'unrecorded' for s in few)} optimiser step{'s' if few != [1] else ''}"
         lines += [
             "",
-            f"AUC below chance (50) on a fixture ({cells}) is not a finding either. Those runs took "
-            f"{', '.join(str(s) if s >= 0 else 'unrecorded' for s in few)} optimiser steps, so their head is close "
+            f"AUC below chance (50) on a fixture ({cells}) is not a finding either. Those runs took {took}, so their "
+            "head is close "
             "to its random initialisation; the fixture's classes differ by colour, so such a head ranks the few test "
             "images almost all right or almost all wrong, and a random head is as likely to rank them backwards "
             "(AUC near 0) as forwards (near 100).",

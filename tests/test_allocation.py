@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srlora_utils as S
-from srlora_utils.allocation import uniform_budget
+from srlora_utils.allocation import discordant_pairs, uniform_budget
 
 
 def profile_of(sranks, dims=None):
@@ -118,3 +118,18 @@ def test_parameter_count_from_model_and_profile(tiny_vit):
     assert n == S.lora_parameter_count(ranks, tiny_vit) == 2 * 3 * 4 * (192 + 192)
     with pytest.raises(S.SrLoraError, match="not found"):
         S.lora_parameter_count({"nope": 2}, tiny_vit)
+
+
+def test_discordant_pairs_counts_strict_reversals_only():
+    a = {"x": 1, "y": 2, "z": 3}
+    assert discordant_pairs(a, a) == 0
+    assert discordant_pairs(a, {"x": 1, "y": 1, "z": 3}) == 0  # a tie is not a reversal
+    assert discordant_pairs(a, {"x": 3, "y": 2, "z": 1}) == 3
+    assert discordant_pairs(a, {"x": 2, "y": 1, "z": 3}) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(sranks=st.lists(st.floats(1, 60), min_size=2, max_size=20), r=st.integers(1, 16))
+def test_budget_rule_never_reverses_the_paper_order_at_equal_costs(sranks, r):
+    p = profile_of(sranks)
+    assert discordant_pairs(S.allocate_ranks(p, "paper"), S.allocate_ranks(p, "budget", r=r)) == 0

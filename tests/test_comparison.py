@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from scipy import stats
 
 from srlora_utils.baselines import pixel_baselines
 from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
@@ -71,18 +72,15 @@ def test_adaptation_gain_reads_the_domain_gap_from_a_summary():
     """Linear probe against the best method that adapts the backbone, per (task, shots); the head-only probe is
     never the 'best adapting method', and a group without a probe is left out."""
     from srlora_utils.study import adaptation_gain
-    from srlora_utils.sweeps import summary_table
 
     runs = [_run("linear_probe", s, a) for s, a in enumerate([60, 70])]
     runs += [_run("lora", s, a) for s, a in enumerate([80, 88])] + [
         _run("full_ft", s, a) for s, a in enumerate([85, 85])
     ]
-    gain = adaptation_gain(summary_table(runs), "accuracy")
+    gain = adaptation_gain(runs, "accuracy")
     row = gain.loc[("t (stand-in)", 5)]
     assert row["best adapting method"] == "full_ft" and row["gain (points)"] == pytest.approx(20.0)
-    only_adapters = adaptation_gain(
-        summary_table([r for r in runs if r["config"]["method"] != "linear_probe"]), "accuracy"
-    )
+    only_adapters = adaptation_gain([r for r in runs if r["config"]["method"] != "linear_probe"], "accuracy")
     assert only_adapters.empty
     cost = cost_table([r for r in runs if r["config"]["method"] != "lora"])  # no reference method: no ratio column
     assert "step x lora" not in cost.columns
@@ -101,3 +99,22 @@ def test_rank_allocations_share_lora_budget_where_they_should():
     table = allocation_table(alloc, profile)
     assert table.loc["srlora_budget", "LoRA parameters"] == table.loc["lora", "LoRA parameters"] == 3 * 8 * 128
     assert table.loc["lora", "ranks"] == "8..8"
+
+
+def test_equivalence_holm_and_power():
+    from srlora_utils.comparison import holm, paired_interval, runs_for_half_width
+
+    close = paired_interval([0.5, -0.5, 0.2, -0.1, 0.3, -0.4, 0.1, 0.0, -0.2, 0.1], margin=2.0)
+    assert (
+        close.verdict == "equivalent within ±2" and -2 < close.low < close.eq_low < close.eq_high < close.high < 2
+    )  # 90% inside 95%
+    wide = paired_interval([5.0, -5.0, 3.0, -4.0], margin=2.0)
+    assert wide.verdict == "not resolved" and paired_interval([5.0, -5.0, 3.0, -4.0]).verdict == "not resolved"
+    # p-value of the paired t test: scipy's ttest_1samp on the same differences
+    d = [1.0, 2.0, 0.5, 1.5]
+    assert paired_interval(d).p == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    # Holm: sorted p 0.01 <= 0.05/3, 0.02 <= 0.05/2, 0.04 <= 0.05/1: all survive; 0.03 fails 0.05/3 first
+    assert holm([0.04, 0.01, 0.02]) == [True, True, True]
+    assert holm([0.03, 0.2, 0.04]) == [False, False, False] and holm([0.001, 0.2, 0.04]) == [True, False, False]
+    # power: sd 4 needs n with t(0.975, n-1) * 4 / sqrt(n) <= 2.5 -> n = 13 (t_12 = 2.179: 2.42; n = 12: 2.54)
+    assert runs_for_half_width(4.0, 2.5) == 13

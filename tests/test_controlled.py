@@ -9,7 +9,13 @@ import pytest
 import torch
 
 import srlora_utils as S
-from srlora_utils.controlled import allocation_experiment, build_targets, fit_error, needed_ranks
+from srlora_utils.controlled import (
+    allocation_experiment,
+    build_targets,
+    experiment_reading,
+    fit_error,
+    needed_ranks,
+)
 from srlora_utils.reference import (
     OFFICIAL_BACKBONE_CANDIDATES,
     OFFICIAL_VITB16_RANKS,
@@ -44,6 +50,19 @@ def test_the_prior_wins_when_right_and_loses_when_wrong_at_equal_budgets():
     assert err[("inverse", "stable-rank allocation")] > 1.5 * err[("inverse", "uniform LoRA")]
     assert err[("equal", "uniform LoRA")] == pytest.approx(0, abs=1e-12)
     assert err[("equal", "stable-rank allocation")] > 0.05
+
+
+def test_the_experiment_reading_states_what_its_table_shows():
+    profile = toy_profile()
+    table = allocation_experiment(profile, budgets_r=[2, 8, 16], mean_rank=8)
+    text = "\n".join(experiment_reading(table, profile, mean_rank=8))
+    err = table.set_index(["need", "budget (uniform r)", "allocation"])["relative error"]
+    uniform_at_8 = err[("proportional", 8, "uniform LoRA")]
+    assert f"uniform LoRA leaves {100 * uniform_at_8:.1f}% of the updates' energy out" in text
+    assert "spends exactly uniform LoRA's parameters" in text or "spends at most" in text
+    assert text.count("* **") == 3 and "gains at an equal budget only where" in text
+    with pytest.raises(KeyError):
+        experiment_reading(table, profile, mean_rank=4)  # the reading budget must be in the table
 
 
 def test_a_trained_lora_reaches_the_eckart_young_error():

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srlora_utils as S
-from srlora_utils.spectral import top_singular_value
+from srlora_utils.profile import random_matrix_check
+from srlora_utils.spectral import marchenko_pastur_stable_rank, top_singular_value
 
 
 def random_matrix(m: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -192,3 +193,20 @@ def test_official_method_is_the_scripts_float32_arithmetic():
     w = near_half_integer(300, 200, 20.5, seed=5).numpy()
     s = np.linalg.svd(w, compute_uv=False)  # the official script, verbatim
     assert S.stable_rank(w, method="official") == float(np.sum(s**2) / s[0] ** 2)
+
+
+def test_marchenko_pastur_predicts_the_stable_rank_of_random_matrices():
+    assert marchenko_pastur_stable_rank(384, 384) == pytest.approx(96.0)  # n / 4 for a square matrix
+    assert marchenko_pastur_stable_rank(1536, 384) == pytest.approx(marchenko_pastur_stable_rank(384, 1536))
+    for m, n in ((600, 300), (400, 400)):
+        assert S.stable_rank(random_matrix(m, n, 3)) == pytest.approx(marchenko_pastur_stable_rank(m, n), rel=0.06)
+
+
+def test_random_matrix_check_finds_a_single_outlying_weight(tiny_vit):
+    with torch.no_grad():
+        tiny_vit.blocks[0].mlp.fc1.weight[0, 0] = 2.0  # what timm's trunc_normal_(std=.02, a=-2, b=2) can draw
+    check = random_matrix_check(S.spectral_profile(tiny_vit, "all_linear"), tiny_vit).set_index("module")
+    spiked = check.loc["blocks.0.mlp.fc1"]
+    assert not spiked["near"] and spiked["max_abs"] == 2.0 and spiked["max_sd"] > 50
+    assert spiked["stable_rank"] < 0.5 * spiked["mp"]
+    assert check["mp"]["blocks.0.attn.proj"] == pytest.approx(192 / 4)
