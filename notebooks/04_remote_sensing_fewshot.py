@@ -110,11 +110,11 @@ display(study.gain())
 study.describe_gain()
 
 # %% [markdown]
-# The offline stand-in here is faces against non-faces: natural photographs, like the backbone's pretraining data, so a small gain is what one expects; the reading above says what this run measured, and whether its interval resolves it. Notebook 03 prints the same gain for its texture stand-in (end of its section 4): compare the two to see the stand-ins' domain gaps side by side. This is why the paper evaluates on medical and remote-sensing tasks: a rank allocation can only matter where the backbone must change, and where adapting adds little over the linear probe, the adapters have little room to differ. To measure the gain on real overhead imagery, run `profile="tutorial"` (EuroSAT) or `"paper"`.
+# The offline stand-in here is faces against non-faces: natural photographs, like the backbone's pretraining data, so a small gain is what one expects; the reading above says what this run measured, and whether its interval resolves it. Notebook 03 prints the same gain for its texture stand-in (end of its section 4): compare the two to see the stand-ins' domain gaps side by side. This is why the paper evaluates on medical and remote-sensing tasks: a rank allocation can only matter where the backbone must change, so a task with a small gain is a weak test of it. To measure the gain on real overhead imagery, run `profile="tutorial"` (EuroSAT) or `"paper"`.
 #
 # ## 4. What these numbers do and do not show
 #
-# * **They show** the pipeline end to end on this profile, reproducibly for a seed, with a comparison fair by construction: `srlora_budget` has exactly LoRA's parameter budget, and no number was chosen on the test set. Raw-pixel baselines are the bar a fine-tuned network must clear.
+# * **They show** the pipeline end to end on this profile, reproducibly for a seed, with a comparison fair by construction: `srlora_budget` has exactly LoRA's parameter budget, and no number was chosen on the test set (the official VTAB-1k numbers were). Raw-pixel baselines are the bar a fine-tuned network must clear, paired by seed: compare the summary with the baseline table above.
 # * **They do not show** anything about remote sensing when the profile is `offline`: the data are a small-gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the readings above say which comparisons are resolved, and on how many runs.
 # * For the paper's setting, run with `profile="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted study resumes.
 
@@ -124,7 +124,7 @@ study.describe_gain()
 # Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
 #
 # 1. **Scaling the update.** The official code scales a LoRA update by $1/r$, so SR-LoRA's large ranks learn slowly. Train `srlora` on the first seed with rsLoRA's $1/\sqrt{r}$ (`scaling="rslora"`) and compare with the run above.
-# 2. **How much do pixels know?** Recompute the raw-pixel baselines at half the image size. Do they get better or worse, and why might that be?
+# 2. **How much do pixels know?** Recompute the raw-pixel baselines at half the image size. Do they change? (Hint: at what size does scikit-image store the LFW images, and what does resizing them to either size do?)
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: srlora with rsLoRA scaling on the first seed of the study.

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Reproducing the paper: the official protocol, this kit's, and the numbers side by side
+# # 06 · Reproducing the paper: the official protocol, this kit's, and (on real data) the numbers beside the authors'
 #
 # The paper reports SR-LoRA on MedFMC (ChestDR, ColonPath, Endo; 1, 5 and 10 shots) and on VTAB-1k (1-shot) with a ViT-B/16 pretrained on ImageNet-21k. This notebook is the reproduction's checklist:
 #
@@ -21,7 +21,7 @@
 # 2. the data check: which folders are there, how many images each split lists, what is missing and where it goes;
 # 3. the compute plan: runs x measured step time -> hours, on the machine this runs on;
 # 4. the commands that run the whole grid on one GPU, on several, or on a cluster, resuming when interrupted;
-# 5. the results table from the records, next to the numbers the authors committed.
+# 5. the results table from the records and the numbers the authors committed: in the same table for real data, in separate tables for fixtures.
 #
 # | `data` | what is read | meant for |
 # |---|---|---|
@@ -66,7 +66,7 @@ print(f"{grid}: {len(configs)} runs over {', '.join(profile_tasks(settings))}; d
 # %% [markdown]
 # ## 1. Two protocols, difference by difference
 #
-# The kit's paper profile keeps the official recipe where it is a choice (optimiser, schedule, augmentation, 384 px, the official normalisation) and departs from it where the official code is wrong or unfair: model selection never sees the test set, evaluation uses the full rank, a budget-matched SR-LoRA is offered beside the paper's rule, and MedFMC runs over all five official splits.
+# The kit's paper profile keeps the official recipe where it is a choice (optimiser, schedule, augmentation, 384 px, the official normalisation) and departs from it where the official code is wrong or unfair: model selection never sees the test set, evaluation uses the full rank, a budget-matched SR-LoRA is offered beside the paper's rule, and MedFMC runs over all five official splits (the CI-sized fixture run here uses fewer: the report's headers name them).
 
 # %%
 protocol_differences()
@@ -143,8 +143,8 @@ read_fixture_results(runs)
 # %% [markdown]
 # ## 6. What this shows, and what it does not
 #
-# * **On fixtures** (`data="fixture"`) it shows that every step of the paper path runs end to end: the official split files of every task and shot count, for the splits this run used (the report's headers name them), the 19-class multi-label ChestDR head, VTAB-1k's list files, the official augmentation and normalisation, and the report in the paper's layout. Writing records and resuming from them run when `records` is set; the test suite checks them (`tests/test_reproduction.py` and `tests/test_scale_out.py`). **The numbers are not results**: the images are random class textures and, with `tiny=True`, the backbone is the offline ViT-S/14 at 28 px trained for one epoch (the reading above says how few steps that is).
-# * **On the real data** (`data="real"`, `tiny=False`, a GPU) the table above is the reproduction: compare the kit's SR-LoRA with the authors' row, keeping in mind that theirs is one split (MedFMC) or test-selected (VTAB-1k), and that the kit's LoRA row is what SR-LoRA must beat.
+# * **On fixtures** (`data="fixture"`) it shows that every step of the paper path runs end to end: the official split files of every task and shot count, for the splits this run used (the report's headers name them), the 19-class multi-label ChestDR head, VTAB-1k's list files, the official augmentation and normalisation, and the report in the paper's layout. Records are written, and an interrupted grid resumes from them, only when `records` is set (here it is not); the test suite checks both (`tests/test_reproduction.py` and `tests/test_training.py`). **The numbers are not results**: the images are random class textures and, with `tiny=True`, the backbone is the offline ViT-S/14 at 28 px trained for one epoch (the reading above says how few steps that is).
+# * **On the real data** (`data="real"`, `tiny=False`, a GPU) the same report is the reproduction: compare the kit's SR-LoRA with the authors' row, keeping in mind that theirs is one split (MedFMC) or test-selected (VTAB-1k), and that the kit's LoRA row is what SR-LoRA must beat.
 # * The grid here runs LoRA and SR-LoRA only; `methods=[...]` adds the others (notebook 05 compares every method).
 
 # %% [markdown] tags=["exercise"]
