@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .comparison import Interval, paired_interval, paired_values, runs_for_half_width
 from .methods import METHOD_SPECS
@@ -136,7 +137,8 @@ def read_baselines(runs: list[dict], pixels: pd.DataFrame, metric: str = "accura
                 own = pd.Series({(r["config"]["seed"], r["config"].get("exp") or 0): r["test"][metric]
                                  for r in part if r["config"]["method"] == m})  # fmt: skip
                 ivs[m] = paired_interval((own - ref).dropna())
-            text += f" Against the better raw-pixel baseline ({best}, {_pct(ref.mean())}): {_split(ivs)}."
+            name = best.replace(" (raw pixels)", " on raw pixels")
+            text += f" Against the better raw-pixel baseline, {name} ({_pct(ref.mean())}): {_split(ivs)}."
         lines.append(text)
     return Reading(lines)
 
@@ -176,7 +178,9 @@ def read_parameters(runs: list[dict], methods: Sequence[str], reference: str = "
     for m in methods:
         own = [r["lora_params"] for r in runs if r["config"]["method"] == m]
         ref = [r["lora_params"] for r in runs if r["config"]["method"] == reference]
-        if own and ref:
+        if own and ref and np.median(own) == np.median(ref):
+            lines.append(f"* `{m}` adapts with exactly `{reference}`'s {int(np.median(ref)):,} LoRA parameters.")
+        elif own and ref:
             ratio = float(np.median(own) / np.median(ref))
             lines.append(f"* `{m}` adapts with {int(np.median(own)):,} LoRA parameters, {ratio:.1f}x `{reference}`'s "
                          f"{int(np.median(ref)):,}.")  # fmt: skip
@@ -231,9 +235,10 @@ def read_paper_claim(runs: list[dict], metric: str = "accuracy") -> Reading:
         stance = (f"contradict it: {n_behind} of the {len(adaptive)} comparisons with an adaptive peer find the "
                   "SR-LoRA variant behind")  # fmt: skip
     else:
+        some = "none" if n_ahead == 0 else f"only {n_ahead}"
         stance = (
-            f"do not support it, since only {n_ahead} of the {len(adaptive)} comparisons with an adaptive peer are "
-            "ahead, and do not contradict it either, since none is behind: the rest are not resolved"
+            f"do not support it: {some} of the {len(adaptive)} comparisons with an adaptive peer "
+            f"{'is' if n_ahead <= 1 else 'are'} ahead, and none is behind, so they do not contradict it either"
         )
     limits = _limits(runs)
     lines = [
@@ -250,12 +255,21 @@ def read_paper_claim(runs: list[dict], metric: str = "accuracy") -> Reading:
         lines += [f"* Ahead: {'; '.join(ahead)}."]
     if behind:
         lines += [f"* Behind: {'; '.join(behind)}."]
+    resolved = count["ahead"] + count["behind"]
+    lines += [f"* Chance alone: with no correction, about {0.05 * len(ivs):.1f} of {len(ivs)} comparisons would come "
+              f"out ahead or behind at the 95% level even if no method differed; {resolved} did. Read a single "
+              "resolved comparison as a lead to test, not as a finding."]  # fmt: skip
     sds = [iv.sd for iv in ivs.values() if iv.n > 1]
     if sds:
-        sd = float(np.median(sds))
-        lines += [f"* How many runs would resolve it: the paired differences here have a median standard deviation "
-                  f"of {sd:.1f} points; a 95% interval of ±2.5 points would need about "
+        sd, n_runs = float(np.median(sds)), n[0]
+        half = float(stats.t.ppf(0.975, n_runs - 1) * sd / np.sqrt(n_runs)) if n_runs > 1 else float("nan")
+        lines += [f"* What these runs could resolve: the paired differences have a median standard deviation of "
+                  f"{sd:.1f} points, so with {n_runs} paired runs a 95% interval spans about ±{half:.0f} points and "
+                  f"only differences larger than that could be resolved. An interval of ±2.5 points would need about "
                   f"{runs_for_half_width(sd, 2.5)} paired runs per comparison."]  # fmt: skip
+    cost = read_parameters(runs, ["srlora"]).text
+    if cost:
+        lines += [f"* Efficiency, the claim's other half: {cost.removeprefix('* ')}"]
     lines += [f"* What they cannot say: {limits}; a comparison that is not resolved is not evidence of equality, "
               f"and no correction for the {len(ivs)} comparisons was made."]  # fmt: skip
     return Reading(lines)
@@ -266,7 +280,7 @@ def _limits(runs: list[dict]) -> str:
     from .backbones import OFFLINE_BACKBONE
 
     c = runs[0]["config"]
-    steps = ", ".join(f"{t}: {s if s is not None else 'not recorded'}" for t, s in steps_per_run(runs).items())
+    steps = ", ".join(f"{s if s is not None else 'not recorded'} on {t}" for t, s in steps_per_run(runs).items())
     data = (
         "stand-in tasks, not medical or remote-sensing data"
         if all(r.get("standin") for r in runs)
@@ -275,7 +289,7 @@ def _limits(runs: list[dict]) -> str:
         else "the tasks named above"
     )
     return (f"{data}; backbone {c.get('backbone') or OFFLINE_BACKBONE} at {c.get('img_size')} px; optimiser steps "
-            f"per run {steps}")  # fmt: skip
+            f"per run: {steps}")  # fmt: skip
 
 
 def read_fixture_results(runs: list[dict]) -> Reading:
@@ -297,7 +311,8 @@ def read_fixture_results(runs: list[dict]) -> Reading:
     lines = [
         f"These {len(fixture)} runs read synthetic fixtures: random class textures, trained for as few as {steps} per "
         "run. Their numbers show that the paper path runs; they are not results, and no row of theirs is comparable "
-        "with the authors'.",
+        "with the authors'. Where a fixture number lands near one of the authors' numbers, that is a coincidence, and "
+        "a gap between two methods on a fixture is not a finding either.",
     ]
     if below:
         cells = "; ".join(f"{t} {k}-shot `{m}` {v:.1f}" for (t, k, m), v in below.items())
