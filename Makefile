@@ -10,7 +10,7 @@ OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: setup notebooks refresh-notebooks student book test test-fast checks lint bench clean
+.PHONY: setup notebooks refresh-notebooks student book study test test-fast checks lint bench clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,16 @@ notebooks: setup
 refresh-notebooks: setup
 	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb && $(STRIP) $$nb || exit 1; done
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+
+# Notebook 05's pre-registered baseline study (grids/baseline-study.toml), from scratch, two local jobs: about 75
+# minutes on 2 CPU cores. The shipped records are results/baseline-study/ (see its README); to ship a new run,
+# `make study STUDY_RECORDS=results/baseline-study/records.jsonl`.
+STUDY_GRID ?= grids/baseline-study.toml
+STUDY_RECORDS ?= build/baseline-study/records.jsonl
+study: setup
+	rm -f $(STUDY_RECORDS) && mkdir -p $(dir $(STUDY_RECORDS))
+	start=$$(date +%s); $(VENV)/bin/srlora sweep $(STUDY_GRID) --records $(STUDY_RECORDS) --jobs 2 && \
+	  echo "study: $$(( $$(date +%s) - start )) s wall -> $(STUDY_RECORDS)"
 
 # Students' copies: the notebooks without solutions and outputs, in build/student/.
 student: setup

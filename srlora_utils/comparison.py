@@ -126,16 +126,6 @@ def paired_differences(
     return pd.DataFrame(rows, columns=columns).set_index(["task", "shots", "method"])
 
 
-def describe_differences(diffs: pd.DataFrame, metric: str = "accuracy", reference: str = "lora") -> str:
-    """Plain words on ``diffs`` (from :func:`paired_differences` of test ``metric``): each method ahead of, behind
-    or not resolved against ``reference``, with its interval and the number of paired runs."""
-    lines = []
-    for (task, shots, method), row in diffs.iterrows():
-        iv = Interval(row["mean diff"], row["ci low"], row["ci high"], int(row["runs"]))
-        lines.append(f"{task}, {shots}-shot: {method} - {reference} = {iv.words()}: {iv.verdict}.")
-    return "\n".join(lines)
-
-
 #: The allocations notebook 05 compares: the weight prior's, the data-driven ones and uniform LoRA.
 ATLAS_METHODS = ("lora", "srlora", "srlora_budget", "adalora", "eva")
 

@@ -11,6 +11,16 @@ Example (``grids/paper-medfmc.toml``)::
     "medfmc:colon" = [1, 5, 10]
 
 Keys are the profile keys (:data:`GRID_KEYS`); anything else is refused with the list of allowed keys.
+
+A study that is more than one rectangle (some methods under another scaling, some tasks at more seeds) lists
+``[[blocks]]``: each block is a sub-grid whose keys (:data:`BLOCK_KEYS`) override the file's top-level settings,
+and the grid is the union of its blocks' runs, each run once. A pre-registered study also states its
+``questions`` and its ``primary`` comparison before any result exists (see ``grids/baseline-study.toml``)::
+
+    [primary]
+    method = "srlora_budget"
+    reference = "lora"
+    half_width = 2.5        # the 95% interval of the paired difference the study must reach, in points
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SrLoraError
-from .methods import METHODS
+from .methods import METHODS, SCALINGS
 
 #: Keys a grid file may set, with what each means.
 GRID_KEYS = {
@@ -42,7 +52,15 @@ GRID_KEYS = {
     "warmup": "linear warm-up steps",
     "workers": "data-loading worker processes per run",
     "root": "dataset root (relative: under the data folder)",
+    "scaling": "LoRA update scale: paper (1/r, official) or rslora (1/sqrt(r))",
+    "questions": "table: question id -> the question, as registered before the study ran (read by reports)",
+    "primary": "table: the primary comparison (method, reference, half_width in points, margin, confidence)",
+    "blocks": "array of sub-grids ([[blocks]]) that override the settings above; the grid is their union",
 }
+#: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.baseline_study.StudyDesign`).
+PRIMARY_KEYS = ("method", "reference", "half_width", "margin", "confidence", "planning_sd")
+#: Keys a ``[[blocks]]`` entry may set: what varies between the parts of one study.
+BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds")
 _DEFAULTS = dict(backbone=None, img_size=224, epochs=20, batch_size=4, weight_decay=0.05, augment="official",
                  normalize="backbone", warmup=20, workers=0, root=None, exps=None, seeds=[0])  # fmt: skip
 
@@ -69,7 +87,38 @@ def grid_from_toml(path: str | Path) -> dict:
         raise SrLoraError(f"{path}: no tasks: add a [tasks] table (task = [shots, ...]) or task and shots")
     if "task" in settings and "shots" not in settings:
         raise SrLoraError(f"{path}: 'task' needs 'shots' (a list of shot counts)")
+    primary = settings.get("primary", {})
+    if not isinstance(primary, dict) or set(primary) - set(PRIMARY_KEYS):
+        raise SrLoraError(f"{path}: [primary] may set only {', '.join(PRIMARY_KEYS)}")
+    for i, block in enumerate(settings.get("blocks", [])):
+        where = f"{path}: blocks[{i}]"
+        if not isinstance(block, dict):
+            raise SrLoraError(f"{where} is not a table: write it as [[blocks]] with keys {', '.join(BLOCK_KEYS)}")
+        extra = sorted(set(block) - set(BLOCK_KEYS))
+        if extra:
+            raise SrLoraError(f"{where}: keys {extra} cannot vary per block; allowed: {', '.join(BLOCK_KEYS)}")
+        _check_methods(where, {**settings, **block})
+    if not settings.get("blocks"):
+        _check_methods(str(path), settings)
+    return settings
+
+
+def _check_methods(where: str, settings: dict) -> None:
     bad = sorted(set(settings.get("methods", [])) - set(METHODS))
     if bad or not settings.get("methods"):
-        raise SrLoraError(f"{path}: methods {bad or '(none)'} unknown or missing; use some of {', '.join(METHODS)}")
-    return settings
+        raise SrLoraError(f"{where}: methods {bad or '(none)'} unknown or missing; use some of {', '.join(METHODS)}")
+    if settings.get("scaling", "paper") not in SCALINGS:
+        raise SrLoraError(f"{where}: scaling {settings['scaling']!r} unknown; use one of {', '.join(SCALINGS)}")
+
+
+def grid_blocks(settings: dict) -> list[dict]:
+    """The rectangles of a grid: each ``[[blocks]]`` entry over the top-level settings, or the settings alone."""
+    top = {k: v for k, v in settings.items() if k != "blocks"}
+    blocks = settings.get("blocks") or [{}]
+    merged = []
+    for block in blocks:
+        part = {**top, **block}
+        if "tasks" in block:
+            part.pop("task", None)
+        merged.append(part)
+    return merged

@@ -182,3 +182,34 @@ def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure
     fig.suptitle(f"Equal budgets, known needs: {backbone}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+#: Colours of the study's verdicts in :func:`plot_comparisons`.
+VERDICT_COLOURS = {"ahead": "tab:green", "behind": "tab:red", "not resolved": "tab:grey"}
+
+
+def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric: str = "accuracy") -> plt.Figure:
+    """A forest plot of a study's comparisons (``table`` from :func:`~srlora_utils.baseline_study.comparison_table`):
+    each paired difference with its 95% interval, coloured by verdict (equivalent: blue), against the ±``margin``
+    equivalence band."""
+    rows = table.reset_index()
+    labels = [
+        f"{r['question']} · {r['method']} − {r['reference']} · {r['task']}, {r['shots']}-shot"
+        for _, r in rows.iterrows()
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    ax.axvspan(-margin, margin, color="tab:blue", alpha=0.08, label=f"±{margin:g} points (equivalence margin)")
+    ax.axvline(0, color="black", lw=0.8)
+    for yi, (_, r) in zip(y, rows.iterrows(), strict=True):
+        err = [[r["difference"] - r["ci low"]], [r["ci high"] - r["difference"]]]
+        colour = VERDICT_COLOURS.get(r["verdict"], "tab:blue")
+        ax.errorbar(r["difference"], yi, xerr=err, fmt="o", ms=3, color=colour, capsize=2)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel(f"paired difference in test {metric} (points), 95% t interval")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in VERDICT_COLOURS.items()]
+    handles += [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label="equivalent")]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -16,7 +16,7 @@ from .methods import METHODS
 from .normalization import resolve_normalization
 from .sweeps import sweep_configs
 from .tasks import load_task
-from .training import TrainConfig
+from .training import TrainConfig, config_key
 
 #: The methods notebooks 03 and 04 train (notebook 05 compares all of :data:`~srlora_utils.methods.METHODS`).
 CORE_METHODS = ["linear_probe", "full_ft", "lora", "srlora", "srlora_budget"]
@@ -68,15 +68,13 @@ PROFILES: dict[str, dict[str, dict]] = {
         "tutorial": {**_OFFLINE, "task": "eurosat", "img_size": 112, "shots": [5], "seeds": [0, 1, 2]},
         "paper": {**_PAPER, "task": "vtab:eurosat", "shots": [1], "seeds": [0, 1, 2, 3, 4], "weight_decay": 0.05},
     },
-    # Notebook 05: every method on both stand-ins, 3 seeds. Offline, 3-shot textures and 7 epochs keep the 75 runs
-    # within 10 minutes on 2 CPU cores (a 5-shot textures run takes about 16 s, too much for 36 of them).
+    # Notebook 05's baseline study starts from these (grids/baseline-study*.toml sets its epochs, seeds and blocks).
     "comparison": {
-        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "epochs": 7, "seeds": [0, 1, 2],
-                    "methods": list(METHODS), "scaling_task": "lfw"},
+        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "seeds": [0, 1, 2], "methods": list(METHODS)},
         "tutorial": {**_OFFLINE, "img_size": 112, "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
-                     "seeds": [0, 1, 2], "methods": list(METHODS), "scaling_task": "eurosat"},
+                     "seeds": [0, 1, 2], "methods": list(METHODS)},
         "paper": {**_PAPER, "tasks": {"medfmc:colon": 5, "vtab:eurosat": 1}, "seeds": [0, 1, 2, 3, 4],
-                  "methods": list(METHODS), "scaling_task": "vtab:eurosat", "weight_decay": 0.05},
+                  "methods": list(METHODS), "weight_decay": 0.05},
     },
     # Notebook 06 and `srlora report`: the paper's full grid, per table (MedFMC: 3 tasks x 1/5/10 shots x exp1-5;
     # VTAB-1k 1-shot: the remote-sensing tasks, 5 seeds).
@@ -129,6 +127,7 @@ def base_config(settings: dict, task: str | None = None, **changes) -> TrainConf
         normalize=settings["normalize"],
         warmup_iters=settings.get("warmup", 20),
         workers=settings.get("workers", 0),
+        scaling=settings.get("scaling", "paper"),
     )
     return TrainConfig(**{**fields, **changes})  # fmt: skip
 
@@ -157,12 +156,18 @@ def profile_tasks(settings: dict) -> dict[str, list[int]]:
 
 def profile_configs(settings: dict) -> list[TrainConfig]:
     """Every run of a profile's grid: per task, shots x MedFMC splits x methods x seeds (VTAB tasks use
-    ``vtab_seeds`` when the profile has them)."""
-    configs = []
-    for task, shots in profile_tasks(settings).items():
-        seeds = settings.get("vtab_seeds", settings["seeds"]) if task.startswith("vtab:") else settings["seeds"]
-        configs += sweep_configs(base_config(settings, task), settings["methods"], seeds, shots,
-                                 task_exps(settings, task))  # fmt: skip
+    ``vtab_seeds`` when the profile has them); a grid with ``blocks`` is the union of its blocks, each run once."""
+    from .grids import grid_blocks
+
+    configs, seen = [], set()
+    for part in grid_blocks(settings):
+        for task, shots in profile_tasks(part).items():
+            seeds = part.get("vtab_seeds", part["seeds"]) if task.startswith("vtab:") else part["seeds"]
+            for cfg in sweep_configs(base_config(part, task), part["methods"], seeds, shots, task_exps(part, task)):
+                key = config_key(cfg)
+                if key not in seen:
+                    seen.add(key)
+                    configs.append(cfg)
     return configs
 
 
@@ -194,4 +199,16 @@ def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:
     if "seeds" in overrides:
         settings.pop("vtab_seeds", None)
     settings.update(overrides)
+    # What CI size or the caller overrides holds in every block of a study too (a block's own seeds, epochs, ...).
+    forced = set(overrides) | (set(FIXTURE_OVERRIDES) if tiny else set())
+    if "seeds" in overrides:
+        forced.add("vtab_seeds")
+    blocks = []
+    for block in settings.get("blocks", []):
+        block = {k: v for k, v in block.items() if k not in forced}
+        if shots is not None and "tasks" in block:
+            block["tasks"] = {t: list(shots) for t in block["tasks"]}
+        blocks.append(block)
+    if blocks:
+        settings["blocks"] = blocks
     return settings

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .comparison import Interval, paired_interval, paired_values, runs_for_half_width
+from .comparison import Interval, paired_interval, paired_values
 from .methods import METHOD_SPECS
 from .sweeps import summary_table
 
@@ -143,50 +142,6 @@ def read_baselines(runs: list[dict], pixels: pd.DataFrame, metric: str = "accura
     return Reading(lines)
 
 
-def read_against(runs: list[dict], metric: str, pairs: dict[str, tuple[str, str]]) -> Reading:
-    """One line per named pair ``(method, reference)`` of ``pairs`` and task of ``runs``: the paired difference in
-    test ``metric``, its interval, its verdict."""
-    lines = []
-    for task, shots, part in _groups(runs):
-        for name, (method, reference) in pairs.items():
-            present = set(_methods(part))
-            if method in present and reference in present:
-                iv = compare(part, metric, method, reference)
-                lines.append(f"* {name}, **{task}, {shots}-shot**: {_sentence(method, reference, iv)}.")
-    return Reading(lines)
-
-
-def read_lora_family(runs: list[dict], metric: str, reference: str = "lora") -> Reading:
-    """Per task of ``runs``: the LoRA-type method with the largest mean difference to ``reference`` in test
-    ``metric``, and which differences to it the runs resolve."""
-    lines = []
-    for task, shots, part in _groups(runs):
-        family = [m for m in _methods(part) if METHOD_SPECS[m].kind == "lora" and m != reference]
-        ivs = _verdicts(part, metric, family, reference)
-        if not ivs:
-            continue
-        lead = max(ivs, key=lambda m: ivs[m].mean)
-        lines.append(f"* **{task}, {shots}-shot**: largest mean difference to `{reference}`: "
-                     f"{_sentence(lead, reference, ivs[lead])}. All {len(ivs)} LoRA-type methods against "
-                     f"`{reference}`: {_split(ivs)}.")  # fmt: skip
-    return Reading(lines)
-
-
-def read_parameters(runs: list[dict], methods: Sequence[str], reference: str = "lora") -> Reading:
-    """Each of ``methods``' LoRA parameters at evaluation as a multiple of ``reference``'s (median over ``runs``)."""
-    lines = []
-    for m in methods:
-        own = [r["lora_params"] for r in runs if r["config"]["method"] == m]
-        ref = [r["lora_params"] for r in runs if r["config"]["method"] == reference]
-        if own and ref and np.median(own) == np.median(ref):
-            lines.append(f"* `{m}` adapts with exactly `{reference}`'s {int(np.median(ref)):,} LoRA parameters.")
-        elif own and ref:
-            ratio = float(np.median(own) / np.median(ref))
-            lines.append(f"* `{m}` adapts with {int(np.median(own)):,} LoRA parameters, {ratio:.1f}x `{reference}`'s "
-                         f"{int(np.median(ref)):,}.")  # fmt: skip
-    return Reading(lines)
-
-
 def read_random_rank(runs: list[dict], metric: str = "accuracy") -> Reading:
     """Nested methods: test ``metric`` at a random rank (the official evaluation) minus at full rank, paired by run."""
     lines = []
@@ -207,72 +162,6 @@ def steps_per_run(runs: list[dict]) -> dict[str, int | None]:
     for r in runs:
         out.setdefault(r["task"], []).append(r.get("steps", -1))
     return {t: (int(np.median(v)) if min(v) >= 0 else None) for t, v in out.items()}
-
-
-def read_paper_claim(runs: list[dict], metric: str = "accuracy") -> Reading:
-    """What these runs say, and cannot say, about the seed paper's claim that SR-LoRA "consistently outperforms
-    recent adaptive LoRA variants": every SR-LoRA variant against every peer, per task, paired by seed."""
-    peers = ADAPTIVE_PEERS + INIT_PEERS
-    ivs: dict[tuple[str, str, str], Interval] = {}
-    for task, shots, part in _groups(runs):
-        present = set(_methods(part))
-        for v in SRLORA_VARIANTS:
-            for p in peers:
-                if v in present and p in present:
-                    ivs[(f"{task}, {shots}-shot", v, p)] = compare(part, metric, v, p)
-    if not ivs:
-        return Reading("These runs hold no SR-LoRA variant beside an adaptive or initialisation peer: they say "
-                       "nothing about the paper's claim.")  # fmt: skip
-    count = {v: sum(iv.verdict == v for iv in ivs.values()) for v in ("ahead", "behind", "not resolved")}
-    adaptive = {k: iv for k, iv in ivs.items() if k[2] in ADAPTIVE_PEERS}
-    n = sorted({iv.n for iv in ivs.values()})
-    runs_note = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
-    n_ahead = sum(iv.verdict == "ahead" for iv in adaptive.values())
-    n_behind = sum(iv.verdict == "behind" for iv in adaptive.values())
-    if adaptive and n_ahead == len(adaptive):
-        stance = "are consistent with it: every SR-LoRA variant is ahead of every adaptive peer"
-    elif n_behind:
-        stance = (f"contradict it: {n_behind} of the {len(adaptive)} comparisons with an adaptive peer find the "
-                  "SR-LoRA variant behind")  # fmt: skip
-    else:
-        some = "none" if n_ahead == 0 else f"only {n_ahead}"
-        stance = (
-            f"do not support it: {some} of the {len(adaptive)} comparisons with an adaptive peer "
-            f"{'is' if n_ahead <= 1 else 'are'} ahead, and none is behind, so they do not contradict it either"
-        )
-    limits = _limits(runs)
-    lines = [
-        f"Of the {len(ivs)} comparisons of an SR-LoRA variant ({_names(SRLORA_VARIANTS)}) with a peer "
-        f"({_names(peers)}), each a paired difference over {runs_note} runs, **{count['ahead']} are ahead, "
-        f"{count['behind']} behind and {count['not resolved']} not resolved**. On the claim that SR-LoRA "
-        f'"consistently outperforms recent adaptive LoRA variants" (AdaLoRA and DyLoRA in the paper; EVA here '
-        f"too), these runs {stance}.",
-        "",
-    ]
-    behind = [f"`{v}` behind `{p}` on {t}: {iv.words()}" for (t, v, p), iv in ivs.items() if iv.verdict == "behind"]
-    ahead = [f"`{v}` ahead of `{p}` on {t}: {iv.words()}" for (t, v, p), iv in ivs.items() if iv.verdict == "ahead"]
-    if ahead:
-        lines += [f"* Ahead: {'; '.join(ahead)}."]
-    if behind:
-        lines += [f"* Behind: {'; '.join(behind)}."]
-    resolved = count["ahead"] + count["behind"]
-    lines += [f"* Chance alone: with no correction, about {0.05 * len(ivs):.1f} of {len(ivs)} comparisons would come "
-              f"out ahead or behind at the 95% level even if no method differed; {resolved} did. Read a single "
-              "resolved comparison as a lead to test, not as a finding."]  # fmt: skip
-    sds = [iv.sd for iv in ivs.values() if iv.n > 1]
-    if sds:
-        sd, n_runs = float(np.median(sds)), n[0]
-        half = float(stats.t.ppf(0.975, n_runs - 1) * sd / np.sqrt(n_runs)) if n_runs > 1 else float("nan")
-        lines += [f"* What these runs could resolve: the paired differences have a median standard deviation of "
-                  f"{sd:.1f} points, so with {n_runs} paired runs a 95% interval spans about ±{half:.0f} points and "
-                  f"only differences larger than that could be resolved. An interval of ±2.5 points would need about "
-                  f"{runs_for_half_width(sd, 2.5)} paired runs per comparison."]  # fmt: skip
-    cost = read_parameters(runs, ["srlora"]).text
-    if cost:
-        lines += [f"* Efficiency, the claim's other half: {cost.removeprefix('* ')}"]
-    lines += [f"* What they cannot say: {limits}; a comparison that is not resolved is not evidence of equality, "
-              f"and no correction for the {len(ivs)} comparisons was made."]  # fmt: skip
-    return Reading(lines)
 
 
 def _limits(runs: list[dict]) -> str:
@@ -342,37 +231,3 @@ def read_spearman(spearman: pd.DataFrame, prior: str = "srlora") -> Reading:
         text += f"; between `{data[0]}` and `{data[1]}`: {spearman.loc[data[0], data[1]]:.2f}"
     return Reading(text + ". A value of 1 would mean the data ranks the modules as the weight prior does; 0, no "
                    "relation. One run per method gives no interval.")  # fmt: skip
-
-
-def read_baseline_comparison(
-    runs: list[dict],
-    pixels: pd.DataFrame,
-    spearman: pd.DataFrame,
-    scaling_runs: list[dict],
-    metric: str = "accuracy",
-) -> Reading:
-    """Notebook 05's reading of its runs, section by section: ``runs`` (every method), ``pixels`` (raw-pixel
-    baselines per run, :func:`~srlora_utils.baselines.baseline_runs`), ``spearman`` (the allocation atlas's
-    correlations) and ``scaling_runs`` (``srlora`` with official scaling and as ``srlora (rsLoRA 1/sqrt(r))``), all
-    in test ``metric``."""
-    rs = [m for m in _methods(scaling_runs) if m != "srlora"]
-    sections = [
-        ("Against the baselines", read_baselines(runs, pixels, metric)),
-        ("Allocation: does the data agree with the weight prior?", read_spearman(spearman)),
-        ("Budget-matched SR-LoRA against LoRA, and placement", read_against(runs, metric, {
-            "allocation at LoRA's budget": ("srlora_budget", "lora"),
-            "placement (same ranks, permuted)": ("srlora_budget", "srlora_shuffled")})),
-        ("The paper's rule and its official training mode", Reading([
-            read_against(runs, metric, {"paper's rule": ("srlora", "lora"),
-                                        "official nested training": ("srlora_nested", "srlora")}).text,
-            read_parameters(runs, ["srlora", "srlora_budget"]).text])),
-        ("Scaling (no LoRA control here: allocation and scaling are not separated)",
-         read_against(scaling_runs, metric, {"rsLoRA 1/sqrt(r) against the official 1/r": (rs[0], "srlora")})
-         if rs else Reading("* No rsLoRA runs.")),
-        ("The LoRA family", read_lora_family(runs, metric)),
-        ("Random-rank evaluation (the official code's)", read_random_rank(runs, metric)),
-    ]  # fmt: skip
-    lines = []
-    for title, reading in sections:
-        lines += [f"**{title}**", "", reading.text or "* Not in these runs.", ""]
-    return Reading(lines)

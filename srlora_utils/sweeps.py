@@ -9,7 +9,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .errors import SrLoraError
-from .training import TrainConfig, train
+from .records import read_records
+from .training import TrainConfig, config_key, train
 
 
 def sweep_configs(
@@ -46,15 +47,21 @@ def run_configs(configs: list[TrainConfig], records: str | None = None, progress
     """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
     interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
     ends it."""
-    out = []
+    known = {r.get("key"): r for r in read_records(records)} if records else {}  # read once, not once per run
+    out, trained = [], 0
     bar = tqdm(configs, desc="sweep", disable=not progress)
     for cfg in bar:
         split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
         bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
-        out.append(train(cfg, records=records, progress=False))
+        found = known.get(config_key(cfg))
+        trained += found is None
+        out.append(found if found is not None else train(cfg, records=records, progress=False))
     if progress:
         total = sum(r["total_s"] for r in out)
-        print(f"sweep: {len(out)} runs, {total:.0f} s of training in all")
+        print(
+            f"sweep: {len(out)} runs ({trained} trained now, {len(out) - trained} read from {records}), "
+            f"{total:.0f} s of training in all"
+        )
     return out
 
 
