@@ -60,7 +60,8 @@ grid, records = study_files(profile, records, rerun)
 settings = grid_settings(str(grid), tiny=tiny)
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
-print(f"study: {grid.name}; records: {os.path.relpath(records)}")
+print(f"study: {grid.name}; records: {os.path.relpath(records)}; {settings['augment']} augmentation, "
+      f"{settings['normalize']} normalisation, {settings['img_size']} px")
 
 # %% [markdown]
 # ## 1. The study, as registered

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 import srlora_utils as S
@@ -21,7 +20,7 @@ from srlora_utils.profiles import experiment_profile, profile_configs
 from srlora_utils.readings import read_ranking
 from srlora_utils.records import append_record, read_records
 from srlora_utils.report import format_report, medfmc_table, select_records
-from srlora_utils.sweeps import shard
+from srlora_utils.sweeps import runs_table, shard, summary_table
 from srlora_utils.tasks import FIXTURE_MARKER, load_task
 from srlora_utils.training import TrainConfig, train
 
@@ -252,6 +251,9 @@ def test_report_command_is_installed_and_fails_in_one_line(tmp_path):
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "no records in" in out.stderr
 
 
-def test_runs_table_carries_the_split():
-    df = pd.DataFrame([_record("lora", 1, 0, 1.0, exp=4)["config"]])
-    assert df["exp"].tolist() == [4]
+def test_runs_table_and_summary_carry_the_split():
+    runs = [_record("lora", 1, 0, 60.0, exp=4), _record("lora", 1, 0, 70.0, exp=5)]
+    table = runs_table(runs)
+    assert table["exp"].tolist() == [4, 5] and table["test_accuracy"].tolist() == [60.0, 70.0]
+    row = summary_table(runs).loc[("medfmc-colon", 1, "lora")]
+    assert row["runs"] == 2 and row["accuracy mean"] == 65.0 and row["accuracy std"] == pytest.approx(50**0.5)

@@ -113,6 +113,22 @@ def test_torchrun_with_three_processes_records_every_run_once(tmp_path):
 
 
 @pytest.mark.slow
+def test_local_jobs_split_the_grid_and_the_machine(tmp_path):
+    """`sweep --jobs 2`: two processes of one thread each (on 2 cores), shards 0/2 and 1/2, the grid's runs once."""
+    records = tmp_path / "runs.jsonl"
+    cmd = [SRLORA, "sweep", str(QUICK_GRID), "--records", str(records), "--seeds", "0", "1", "--jobs", "2"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert f"2 local jobs, {threads} thread(s) each" in out.stdout and "share 0/2" in out.stdout
+    assert "share 1/2" in out.stdout
+    settings = grid_settings(str(QUICK_GRID), seeds=[0, 1])
+    assert _keys(read_records(records)) == sorted(config_key(c) for c in profile_configs(settings))
+    refused = subprocess.run(cmd + ["--shard", "0/2"], capture_output=True, text=True, env=_env())
+    assert refused.returncode == 2 and "--jobs and --shard exclude each other" in refused.stderr
+
+
+@pytest.mark.slow
 def test_three_shards_then_a_killed_worker_and_a_relaunch(tmp_path):
     records = tmp_path / "runs.jsonl"
     base = [SRLORA, "sweep", str(QUICK_GRID), "--records", str(records)]
