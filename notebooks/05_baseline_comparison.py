@@ -36,28 +36,29 @@ profile = "offline"  # offline | tutorial | paper: which study grid (grids/basel
 records = None  # None: the profile's records (offline: the shipped results/baseline-study/records.jsonl)
 rerun = False  # True: train the whole study again from scratch, into build/ (the shipped records stay untouched)
 tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed): every code path runs, numbers mean nothing
+epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser steps to prune)
 
 # %%
 import os
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils.baselines import baseline_runs
 from srlora_utils.baseline_study import (StudyDesign, cell_table, comparison_table, design_table, official_scaling,
                                          read_design, read_multiplicity, read_power, read_question, seconds_per_run,
-                                         study_files, study_wall_time)
+                                         study_files, study_pixel_baselines, study_wall_time)
 from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 from srlora_utils.methods import METHOD_SPECS
 from srlora_utils.plotting import plot_comparisons, plot_rank_allocation, plot_results
-from srlora_utils.profiles import grid_settings, profile_configs, task_exps
+from srlora_utils.profiles import grid_settings, profile_configs
 from srlora_utils.readings import Reading, read_baselines, read_random_rank, read_spearman
 from srlora_utils.sweeps import run_configs, summary_table
 
 pd.set_option("display.precision", 2)
 grid, records = study_files(profile, records, rerun)
-settings = grid_settings(str(grid), tiny=tiny)
+settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
 print(f"study: {grid.name}; records: {os.path.relpath(records)}; {settings['augment']} augmentation, "
@@ -119,9 +120,10 @@ seconds_per_run(runs)
 # %%
 steps = pd.DataFrame([{"setting": f"{r['task']}, {r['config']['shots']}-shot", "epochs": r["config"]["epochs"],
                        "optimiser steps": r["steps"]} for r in runs]).groupby("setting", sort=False).median()
-Reading([f"{len(runs)} runs from {r0['device']} (torch {r0['versions']['torch']}); their training spans "
-         f"{study_wall_time(runs):.2f} h of wall time from the first start to the last end, across the workers that "
-         "ran them." for r0 in runs[:1]]), steps.astype(int)
+display(Reading(f"{len(runs)} runs on {runs[0]['device']} (torch {runs[0]['versions']['torch']}); their training "
+                f"spans {study_wall_time(runs):.2f} h of wall time from the first start to the last end, across the "
+                "workers that ran them."))
+steps.astype(int)
 
 # %% [markdown]
 # ## 4. Power: did the primary comparison reach its registered precision?
@@ -214,10 +216,7 @@ cells
 
 # %%
 main = official_scaling(runs)
-settings_seen = sorted({(r["config"]["task"], r["config"]["shots"]) for r in main})
-seeds_of = {t: sorted({r["config"]["seed"] for r in main if r["config"]["task"] == t}) for t, _ in settings_seen}
-pixels = pd.concat([baseline_runs(t, k, seeds_of[t], settings["img_size"], settings["root"], task_exps(settings, t))
-                    for t, k in settings_seen])
+pixels = study_pixel_baselines(main, settings)
 pixels.drop(columns=["seed", "exp"]).groupby(["task", "shots"], sort=False).agg(["mean", "std"])
 
 # %%

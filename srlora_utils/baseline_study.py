@@ -156,18 +156,22 @@ def _parameter_cost(runs: list[dict], method: str, reference: str) -> str:
     return ", ".join(dict.fromkeys(ratios))
 
 
-def _stance(adaptive: list[Interval]) -> str:
-    """What comparisons with the adaptive peers say of the paper's claim."""
+def _stance(adaptive: list[tuple[Interval, bool]]) -> str:
+    """What comparisons with the adaptive peers (interval, survives Holm) say of the paper's claim."""
     if not adaptive:
         return "these runs hold no comparison with an adaptive peer"
-    count = {v: sum(iv.verdict.startswith(v) for iv in adaptive) for v in ("ahead", "behind", "equivalent")}
+    count = {v: sum(iv.verdict.startswith(v) for iv, _ in adaptive) for v in ("ahead", "behind", "equivalent")}
+    kept = {v: sum(h and iv.verdict == v for iv, h in adaptive) for v in ("ahead", "behind")}
     n = len(adaptive)
     if count["ahead"] == n:
-        return f"consistent with it: all {n} comparisons with an adaptive peer are ahead"
-    if count["behind"]:
-        return f"contradicted: {count['behind']} of the {n} comparisons with an adaptive peer are behind"
-    return (f"not supported: {count['ahead']} of the {n} comparisons with an adaptive peer are ahead, "
-            f"{count['equivalent']} equivalent within the margin, none behind")  # fmt: skip
+        return f"consistent with it: all {n} comparisons with an adaptive peer are ahead ({kept['ahead']} survive Holm)"
+    if kept["behind"]:
+        verb = "is" if count["behind"] == 1 else "are"
+        return (f"contradicted: {count['behind']} of the {n} comparisons with an adaptive peer {verb} behind, "
+                f"{kept['behind']} of them surviving Holm's correction")  # fmt: skip
+    return (f"not supported: of the {n} comparisons with an adaptive peer, {count['ahead']} are ahead, "
+            f"{count['behind']} behind and {count['equivalent']} equivalent within the margin; "
+            f"{kept['ahead'] + kept['behind']} of them survive Holm's correction")  # fmt: skip
 
 
 def read_design(design: StudyDesign) -> Reading:
@@ -212,10 +216,12 @@ def read_question(runs: list[dict], design: StudyDesign, question: str, metric: 
     if len(found) > 10:
         lines += [f"* The other {len(found) - len(shown)} are not resolved (the table above lists them all)."]
     if question == "Q3":
+        adaptive = [(iv, h) for (w, iv), h in zip(found, holm_ok, strict=True) if w["reference"] in ADAPTIVE_PEERS]
         lines += [f"* On the paper's claim that SR-LoRA \"consistently outperforms recent adaptive LoRA variants\": "
-                  f"{_stance([iv for w, iv in found if w['reference'] in ADAPTIVE_PEERS])}."]  # fmt: skip
+                  f"{_stance(adaptive)}."]  # fmt: skip
     if question in ("Q2", "Q5"):
-        cost = _parameter_cost(runs, "srlora", "lora")
+        settings = {(w["task"], w["shots"]) for w, _ in found}
+        cost = _parameter_cost([r for r in runs if (r["task"], r["config"]["shots"]) in settings], "srlora", "lora")
         if cost:
             lines += [
                 f"* Parameter cost of the paper's rule: `srlora`'s LoRA parameters are {cost}, as a multiple "
@@ -256,7 +262,10 @@ def read_power(runs: list[dict], design: StudyDesign, metric: str = "accuracy") 
             f"{row['sd of differences']:.1f} points, so ±{row['half-width reached']:.1f} points reached; "
             f"that spread needs {row['pairs needed']} pairs for ±{design.half_width:g}: target {met}."
         ]
-    lines += ["", f"Bounds of every reading here: {_limits(runs)}."]
+    steps = ", ".join(f"{int(np.median([r['steps'] for r in part]))} on {part[0]['task']} {shots}-shot"
+                      for (_, shots), part in _groups(runs).items())  # fmt: skip
+    lines += ["", f"Bounds of every reading here: {_limits(runs).split('; optimiser steps')[0]}; optimiser steps per "
+              f"run: {steps}."]  # fmt: skip
     return Reading(lines)
 
 
@@ -330,3 +339,21 @@ def study_wall_time(runs: list[dict]) -> float:
     ends = [datetime.datetime.fromisoformat(r["finished_at"]) for r in runs]
     starts = [e - datetime.timedelta(seconds=r["total_s"]) for e, r in zip(ends, runs, strict=True)]
     return (max(ends) - min(starts)).total_seconds() / 3600
+
+
+def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
+    """Raw-pixel baselines (:func:`~srlora_utils.baselines.baseline_runs`) for each task and shot count of ``runs``,
+    on the seeds (or MedFMC splits) that every cell of that setting ran, so that each method pairs with them."""
+    from .baselines import baseline_runs
+    from .profiles import task_exps
+
+    parts = []
+    for (task, shots), part in _groups(runs).items():
+        by_cell: dict[str, set[int]] = {}
+        for r in part:
+            by_cell.setdefault(cell_name(r), set()).add(r["config"]["seed"])
+        seeds = sorted(set.intersection(*by_cell.values()))
+        parts.append(
+            baseline_runs(task, shots, seeds, settings["img_size"], settings["root"], task_exps(settings, task))
+        )
+    return pd.concat(parts, ignore_index=True)

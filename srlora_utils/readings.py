@@ -124,8 +124,11 @@ def read_baselines(runs: list[dict], pixels: pd.DataFrame, metric: str = "accura
     lines = []
     for task, shots, part in _groups(runs):
         tuned = [m for m in _methods(part) if METHOD_SPECS[m].kind != "head"]
-        probe = _verdicts(part, metric, tuned, "linear_probe")
-        text = f"* **{task}, {shots}-shot**, against the linear probe: {_split(probe)}."
+        if "linear_probe" in _methods(part):
+            text = f"* **{task}, {shots}-shot**, against the linear probe: "
+            text += f"{_split(_verdicts(part, metric, tuned, 'linear_probe'))}."
+        else:
+            text = f"* **{task}, {shots}-shot** (no linear probe ran in this setting)."
         mine = pixels[(pixels["task"] == task) & (pixels["shots"] == shots)]
         if not mine.empty:
             cols = [c for c in mine.columns if c.endswith("(raw pixels)")]
@@ -135,6 +138,7 @@ def read_baselines(runs: list[dict], pixels: pd.DataFrame, metric: str = "accura
             for m in tuned:
                 own = pd.Series({(r["config"]["seed"], r["config"].get("exp") or 0): r["test"][metric]
                                  for r in part if r["config"]["method"] == m})  # fmt: skip
+                own.index.names = ref.index.names  # pair by (seed, exp), whichever runs both have
                 ivs[m] = paired_interval((own - ref).dropna())
             name = best.replace(" (raw pixels)", " on raw pixels")
             text += f" Against the better raw-pixel baseline, {name} ({_pct(ref.mean())}): {_split(ivs)}."

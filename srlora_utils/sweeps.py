@@ -51,11 +51,13 @@ def run_configs(configs: list[TrainConfig], records: str | None = None, progress
     out, trained = [], 0
     bar = tqdm(configs, desc="sweep", disable=not progress)
     for cfg in bar:
-        split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
-        bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
         found = known.get(config_key(cfg))
-        trained += found is None
-        out.append(found if found is not None else train(cfg, records=records, progress=False))
+        if found is None:  # name the run being trained (runs read back pass without a redraw)
+            split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
+            bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
+            found = train(cfg, records=records, progress=False)
+            trained += 1
+        out.append(found)
     if progress:
         total = sum(r["total_s"] for r in out)
         print(

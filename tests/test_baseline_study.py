@@ -129,6 +129,8 @@ def test_each_question_reads_its_comparisons_and_the_words_follow():
     assert "consistent with it: all 6 comparisons with an adaptive peer are ahead" in better
     assert "contradicted: 2 of the 6 comparisons with an adaptive peer are behind" in worse
     assert "10 comparisons" in better and better != worse
+    tied = read_question(_study({}, seeds=range(4), noise=6.0), DESIGN, "Q3").text
+    assert "not supported: of the 6 comparisons with an adaptive peer, 0 are ahead" in tied
     many = read_multiplicity(runs, DESIGN).text
     assert f"**{len(table)} comparisons**" in many and f"**{int(table['holm'].sum())} survive it**" in many
 
