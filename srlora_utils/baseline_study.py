@@ -83,7 +83,8 @@ def _paired(part: list[dict], metric: str, method: str, reference: str) -> list[
 
 
 def study_intervals(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> list[tuple[dict, Interval]]:
-    """Every comparison the design reads in ``runs``, in question order: (what is compared, its interval)."""
+    """Every comparison ``design`` reads in ``runs`` (test ``metric``), in question order: (what is compared, its
+    interval)."""
     groups = _groups(runs)
     largest = {task: max(k for t, k in groups if t == task) for task, _ in groups}
     out = []
@@ -98,9 +99,9 @@ def study_intervals(runs: list[dict], design: StudyDesign, metric: str = "accura
 
 
 def comparison_table(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> pd.DataFrame:
-    """One row per comparison the design reads: the paired difference in test ``metric`` points, its 95% interval,
-    the 90% equivalence interval, the paired t test's p-value, the verdict, and whether it survives Holm's correction
-    over every comparison of the table (family-wise 5%; only "ahead"/"behind" can survive)."""
+    """One row per comparison ``design`` reads in ``runs``: the paired difference in test ``metric`` points, its 95%
+    interval, the 90% equivalence interval, the paired t test's p-value, the verdict, and whether it survives Holm's
+    correction over every comparison of the table (family-wise 5%; only "ahead"/"behind" can survive)."""
     found = study_intervals(runs, design, metric)
     pvalues = [iv.p if not np.isnan(iv.p) else 1.0 for _, iv in found]
     survive = holm(pvalues, 1 - design.confidence)
@@ -114,8 +115,9 @@ def comparison_table(runs: list[dict], design: StudyDesign, metric: str = "accur
 
 
 def power_table(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> pd.DataFrame:
-    """The primary comparison per task and shot count: pairs run, the spread of the paired differences, the
-    half-width its interval reached, and the pairs that spread needs for the registered half-width."""
+    """The primary comparison of ``design`` per task and shot count of ``runs`` (test ``metric``): pairs run, the
+    spread of the paired differences, the half-width its interval reached, and the pairs that spread needs for the
+    registered half-width."""
     rows = []
     for (_, shots), part in _groups(runs).items():
         cells = {cell_name(r) for r in part}
@@ -198,7 +200,8 @@ def read_design(design: StudyDesign) -> Reading:
 
 
 def read_question(runs: list[dict], design: StudyDesign, question: str, metric: str = "accuracy") -> Reading:
-    """The answer to one registered question, comparison by comparison, with a count of the verdicts."""
+    """The answer in ``runs`` (test ``metric``) to ``question`` of ``design``, comparison by comparison, with a count
+    of the verdicts."""
     table = comparison_table(runs, design, metric)
     found = [(w, iv) for w, iv in study_intervals(runs, design, metric) if w["question"] == question]
     holm_ok = table["holm"].xs(question, level="question").tolist() if found else []
@@ -231,7 +234,8 @@ def read_question(runs: list[dict], design: StudyDesign, question: str, metric: 
 
 
 def read_multiplicity(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> Reading:
-    """How many comparisons the study read, how many chance alone would resolve, and which survive Holm."""
+    """How many comparisons ``design`` reads in ``runs`` (test ``metric``), how many chance alone would resolve, and
+    which survive Holm."""
     table = comparison_table(runs, design, metric)
     resolved = table[table["verdict"].isin(["ahead", "behind"])]
     alpha = 1 - design.confidence
@@ -251,7 +255,8 @@ def read_multiplicity(runs: list[dict], design: StudyDesign, metric: str = "accu
 
 
 def read_power(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> Reading:
-    """Did the primary comparison reach the registered precision, and how many pairs its spread needs."""
+    """Did the primary comparison of ``design`` reach the registered precision in ``runs`` (test ``metric``), and how
+    many pairs its spread needs."""
     power = power_table(runs, design, metric)
     lines = [f"The registered target: a {100 * design.confidence:.0f}% interval of `{design.method}` − "
              f"`{design.reference}` no wider than ±{design.half_width:g} points on each task.", ""]  # fmt: skip

@@ -190,8 +190,8 @@ VERDICT_COLOURS = {"ahead": "tab:green", "behind": "tab:red", "not resolved": "t
 
 def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric: str = "accuracy") -> plt.Figure:
     """A forest plot of a study's comparisons (``table`` from :func:`~srlora_utils.baseline_study.comparison_table`):
-    each paired difference with its 95% interval, coloured by verdict (equivalent: blue), against the ±``margin``
-    equivalence band."""
+    each paired difference in test ``metric`` with its 95% interval, coloured by verdict (equivalent: blue), against the
+    ±``margin`` equivalence band; ``title`` names the backbone and data."""
     rows = table.reset_index()
     labels = [
         f"{r['question']} · {r['method']} − {r['reference']} · {r['task']}, {r['shots']}-shot"
