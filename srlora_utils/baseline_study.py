@@ -98,18 +98,22 @@ def study_intervals(runs: list[dict], design: StudyDesign, metric: str = "accura
     return sorted(out, key=lambda x: x[0]["question"])
 
 
+def _read_all(runs: list[dict], design: StudyDesign, metric: str) -> list[tuple[dict, Interval, bool]]:
+    """Every comparison with its interval and whether it survives Holm's correction over all of them (family-wise
+    at 1 - confidence; only "ahead"/"behind" can survive)."""
+    found = study_intervals(runs, design, metric)
+    survive = holm([iv.p if not np.isnan(iv.p) else 1.0 for _, iv in found], 1 - design.confidence)
+    return [(w, iv, bool(s and iv.verdict in ("ahead", "behind"))) for (w, iv), s in zip(found, survive, strict=True)]
+
+
 def comparison_table(runs: list[dict], design: StudyDesign, metric: str = "accuracy") -> pd.DataFrame:
     """One row per comparison ``design`` reads in ``runs``: the paired difference in test ``metric`` points, its 95%
     interval, the 90% equivalence interval, the paired t test's p-value, the verdict, and whether it survives Holm's
     correction over every comparison of the table (family-wise 5%; only "ahead"/"behind" can survive)."""
-    found = study_intervals(runs, design, metric)
-    pvalues = [iv.p if not np.isnan(iv.p) else 1.0 for _, iv in found]
-    survive = holm(pvalues, 1 - design.confidence)
     rows = [
         {**where, "pairs": iv.n, "difference": iv.mean, "ci low": iv.low, "ci high": iv.high,
-         "eq low (90%)": iv.eq_low, "eq high (90%)": iv.eq_high, "p": iv.p, "verdict": iv.verdict,
-         "holm": bool(s and iv.verdict in ("ahead", "behind"))}
-        for (where, iv), s in zip(found, survive, strict=True)
+         "eq low (90%)": iv.eq_low, "eq high (90%)": iv.eq_high, "p": iv.p, "verdict": iv.verdict, "holm": kept}
+        for where, iv, kept in _read_all(runs, design, metric)
     ]  # fmt: skip
     return pd.DataFrame(rows).set_index(["question", "task", "shots", "method", "reference"])
 
@@ -202,28 +206,24 @@ def read_design(design: StudyDesign) -> Reading:
 def read_question(runs: list[dict], design: StudyDesign, question: str, metric: str = "accuracy") -> Reading:
     """The answer in ``runs`` (test ``metric``) to ``question`` of ``design``, comparison by comparison, with a count
     of the verdicts."""
-    table = comparison_table(runs, design, metric)
-    found = [(w, iv) for w, iv in study_intervals(runs, design, metric) if w["question"] == question]
-    holm_ok = table["holm"].xs(question, level="question").tolist() if found else []
+    found = [(w, iv, kept) for w, iv, kept in _read_all(runs, design, metric) if w["question"] == question]
     text = design.questions.get(question, "")
     lines = [f"**{question}.** {text}" if text else f"**{question}.**", ""]
     if not found:
         return Reading(lines + ["These runs hold none of the cells this question compares."])
-    verdicts = pd.Series([iv.verdict for _, iv in found]).value_counts()
+    verdicts = pd.Series([iv.verdict for _, iv, _ in found]).value_counts()
     count = ", ".join(f"{n} {v}" for v, n in verdicts.items())
     lines += [f"{len(found)} comparison{'s' if len(found) != 1 else ''} ({count}):", ""]
-    resolved = [(w, iv, h) for (w, iv), h in zip(found, holm_ok, strict=True) if iv.verdict != "not resolved"]
-    shown = found if len(found) <= 10 else [(w, iv) for w, iv, _ in resolved]
-    flags = dict(zip(map(id, (iv for _, iv in found)), holm_ok, strict=True))
-    lines += [f"* {_fmt(w, iv, flags[id(iv)])}." for w, iv in shown]
+    shown = found if len(found) <= 10 else [f for f in found if f[1].verdict != "not resolved"]
+    lines += [f"* {_fmt(w, iv, kept)}." for w, iv, kept in shown]
     if len(found) > 10:
         lines += [f"* The other {len(found) - len(shown)} are not resolved (the table above lists them all)."]
     if question == "Q3":
-        adaptive = [(iv, h) for (w, iv), h in zip(found, holm_ok, strict=True) if w["reference"] in ADAPTIVE_PEERS]
+        adaptive = [(iv, kept) for w, iv, kept in found if w["reference"] in ADAPTIVE_PEERS]
         lines += [f"* On the paper's claim that SR-LoRA \"consistently outperforms recent adaptive LoRA variants\": "
                   f"{_stance(adaptive)}."]  # fmt: skip
     if question in ("Q2", "Q5"):
-        settings = {(w["task"], w["shots"]) for w, _ in found}
+        settings = {(w["task"], w["shots"]) for w, _, _ in found}
         cost = _parameter_cost([r for r in runs if (r["task"], r["config"]["shots"]) in settings], "srlora", "lora")
         if cost:
             lines += [
