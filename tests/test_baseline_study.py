@@ -96,6 +96,15 @@ def test_a_grid_refuses_unknown_block_and_primary_keys(tmp_path):
         study_files("laptop")
 
 
+def test_missing_shipped_records_fail_in_one_line_instead_of_training_the_study(monkeypatch):
+    import srlora_utils.baseline_study as study
+
+    monkeypatch.setattr(study, "SHIPPED_RECORDS", "results/baseline-study/nowhere.jsonl")
+    with pytest.raises(SrLoraError, match=r"shipped study records .* are missing: restore them .* rerun=True"):
+        study_files("offline")
+    assert study_files("offline", rerun=True)[1].parent.name == "baseline-study-offline-rerun"
+
+
 def test_verdicts_follow_the_numbers_ahead_behind_equivalent_not_resolved():
     ahead = comparison_table(_study({"srlora_budget": 3.0}), DESIGN).loc["Q1"].iloc[0]
     behind = comparison_table(_study({"srlora_budget": -3.0}), DESIGN).loc["Q1"].iloc[0]
