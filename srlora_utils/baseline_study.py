@@ -299,8 +299,10 @@ def study_files(profile: str = "offline", records: str | None = None, rerun: boo
         return grid, fresh
     shipped = repo / (SHIPPED_RECORDS if profile == "offline" else f"results/baseline-study-{profile}.jsonl")
     if profile == "offline" and not shipped.is_file():
-        raise SrLoraError(f"the shipped study records {shipped} are missing: restore them with `git checkout -- "
-                          f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~95 min)")
+        raise SrLoraError(
+            f"the shipped study records {shipped} are missing: restore them with `git checkout -- "
+            f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~95 min)"
+        )
     return grid, shipped
 
 
