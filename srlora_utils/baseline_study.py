@@ -20,7 +20,7 @@ import pandas as pd
 
 from .comparison import Interval, holm, paired_interval, runs_for_half_width
 from .errors import SrLoraError
-from .readings import ADAPTIVE_PEERS, INIT_PEERS, Reading, _limits
+from .readings import ADAPTIVE_PEERS, INIT_PEERS, Reading, _limits, schedule_steps
 
 #: How a cell trained with rsLoRA's 1/sqrt(r) scaling is named.
 RSLORA = " (rsLoRA)"
@@ -136,13 +136,26 @@ def power_table(runs: list[dict], design: StudyDesign, metric: str = "accuracy")
 
 
 def seconds_per_run(runs: list[dict]) -> pd.DataFrame:
-    """Median seconds of training per run and optimiser steps per run, by cell (columns: task and shot count)."""
+    """Median seconds of training per run (as run: with early stopping where the grid asks for it), by cell (rows)
+    and setting (columns: task and shot count)."""
     df = pd.DataFrame(
-        {"cell": cell_name(r), "setting": f"{r['task']}, {r['config']['shots']}-shot", "s": r["total_s"],
-         "steps": r.get("steps")} for r in runs
+        {"cell": cell_name(r), "setting": f"{r['task']}, {r['config']['shots']}-shot", "s": r["total_s"]} for r in runs
     )  # fmt: skip
     table = df.pivot_table(index="cell", columns="setting", values="s", aggfunc="median", sort=False)
     return table.round(1)
+
+
+def steps_table(runs: list[dict]) -> pd.DataFrame:
+    """Per setting: epochs and optimiser steps of the schedule, the median steps actually taken, and how many runs
+    stopped once validation was perfect (their test numbers are the whole schedule's: see ``stop_at_perfect_val``)."""
+    df = pd.DataFrame(
+        {"setting": f"{r['task']}, {r['config']['shots']}-shot", "epochs": r["config"]["epochs"],
+         "optimiser steps": schedule_steps(r), "steps taken (median)": r.get("steps", schedule_steps(r)),
+         "runs stopped early": r.get("stopped_at_epoch") is not None, "runs": 1} for r in runs
+    )  # fmt: skip
+    grouped = df.groupby("setting", sort=False)
+    table = grouped[["epochs", "optimiser steps", "steps taken (median)"]].median().astype(int)
+    return table.join(grouped[["runs stopped early", "runs"]].sum())
 
 
 def _fmt(where: dict, iv: Interval, holm_ok: bool) -> str:
@@ -267,7 +280,7 @@ def read_power(runs: list[dict], design: StudyDesign, metric: str = "accuracy") 
             f"{row['sd of differences']:.1f} points, so ±{row['half-width reached']:.1f} points reached; "
             f"that spread needs {row['pairs needed']} pairs for ±{design.half_width:g}: target {met}."
         ]
-    steps = ", ".join(f"{int(np.median([r['steps'] for r in part]))} on {part[0]['task']} {shots}-shot"
+    steps = ", ".join(f"{int(np.median([schedule_steps(r) for r in part]))} on {part[0]['task']} {shots}-shot"
                       for (_, shots), part in _groups(runs).items())  # fmt: skip
     lines += ["", f"Bounds of every reading here: {_limits(runs).split('; optimiser steps')[0]}; optimiser steps per "
               f"run: {steps}."]  # fmt: skip

@@ -235,7 +235,8 @@ def _sweep(args: argparse.Namespace) -> int:
               f"{len(mine) - len(left)} already in {args.records}")  # fmt: skip
         return 0
     print(f"{len(left)} of {len(mine)} runs to do ({where}; {len(configs)} in the grid) -> {args.records}")
-    run_configs(mine, records=args.records, progress=True)
+    stop = settings.get("stop_at_perfect_val", False)
+    run_configs(mine, records=args.records, progress=True, stop_at_perfect_val=stop)
     print(f"records: {args.records}; tables: srlora report {args.records}")
     return 0
 

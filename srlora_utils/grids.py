@@ -53,6 +53,8 @@ GRID_KEYS = {
     "workers": "data-loading worker processes per run",
     "root": "dataset root (relative: under the data folder)",
     "scaling": "LoRA update scale: paper (1/r, official) or rslora (1/sqrt(r))",
+    "stop_at_perfect_val": "true: a run stops once validation is perfect (later epochs cannot be selected, so its "
+    "test numbers are the whole schedule's); not part of a run's key",
     "questions": "table: question id -> the question, as registered before the study ran (read by reports)",
     "primary": "table: the primary comparison (method, reference, half_width in points, margin, confidence)",
     "blocks": "array of sub-grids ([[blocks]]) that override the settings above; the grid is their union",
@@ -87,6 +89,8 @@ def grid_from_toml(path: str | Path) -> dict:
         raise SrLoraError(f"{path}: no tasks: add a [tasks] table (task = [shots, ...]) or task and shots")
     if "task" in settings and "shots" not in settings:
         raise SrLoraError(f"{path}: 'task' needs 'shots' (a list of shot counts)")
+    if not isinstance(settings.get("stop_at_perfect_val", False), bool):
+        raise SrLoraError(f"{path}: stop_at_perfect_val must be true or false")
     primary = settings.get("primary", {})
     if not isinstance(primary, dict) or set(primary) - set(PRIMARY_KEYS):
         raise SrLoraError(f"{path}: [primary] may set only {', '.join(PRIMARY_KEYS)}")

@@ -35,6 +35,10 @@ def classification_metrics(scores: np.ndarray, targets: np.ndarray, multilabel: 
     return out
 
 
+#: The best score of every metric here (all are in percent).
+PERFECT = 100.0
+
+
 def selection_metric(multilabel: bool) -> str:
     """The metric used to pick the best epoch on the validation split (as the official code: mAP or accuracy)."""
     return "mAP" if multilabel else "accuracy"

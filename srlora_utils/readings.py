@@ -160,11 +160,18 @@ def read_random_rank(runs: list[dict], metric: str = "accuracy") -> Reading:
     return Reading(lines)
 
 
+def schedule_steps(record: dict) -> int:
+    """Optimiser steps of a run's schedule (epochs x steps per epoch), whether or not training stopped early
+    (see ``stop_at_perfect_val``); the steps taken for records older than the field, -1 when neither is recorded."""
+    return record.get("schedule_steps", record.get("steps", -1))
+
+
 def steps_per_run(runs: list[dict]) -> dict[str, int | None]:
-    """Optimiser steps of one run per task (median over runs; None where the records predate the ``steps`` field)."""
+    """Optimiser steps of one run's schedule per task (median over runs; None where the records predate the
+    ``steps`` field)."""
     out: dict[str, list[int]] = {}
     for r in runs:
-        out.setdefault(r["task"], []).append(r.get("steps", -1))
+        out.setdefault(r["task"], []).append(schedule_steps(r))
     return {t: (int(np.median(v)) if min(v) >= 0 else None) for t, v in out.items()}
 
 

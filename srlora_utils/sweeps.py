@@ -43,10 +43,12 @@ def shard(configs: list[TrainConfig], spec: str | None) -> list[TrainConfig]:
     return configs[int(i) :: int(n)]
 
 
-def run_configs(configs: list[TrainConfig], records: str | None = None, progress: bool = True) -> list[dict]:
+def run_configs(
+    configs: list[TrainConfig], records: str | None = None, progress: bool = True, stop_at_perfect_val: bool = False
+) -> list[dict]:
     """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
     interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
-    ends it."""
+    ends it. ``stop_at_perfect_val``: as :func:`~srlora_utils.training.train` (same test numbers, less time)."""
     known = {r.get("key"): r for r in read_records(records)} if records else {}  # read once, not once per run
     out, trained = [], 0
     bar = tqdm(configs, desc="sweep", disable=not progress)
@@ -55,7 +57,7 @@ def run_configs(configs: list[TrainConfig], records: str | None = None, progress
         if found is None:  # name the run being trained (runs read back pass without a redraw)
             split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
             bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
-            found = train(cfg, records=records, progress=False)
+            found = train(cfg, records=records, progress=False, stop_at_perfect_val=stop_at_perfect_val)
             trained += 1
         out.append(found)
     if progress:

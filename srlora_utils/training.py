@@ -25,7 +25,7 @@ from .backbones import load_backbone
 from .errors import SrLoraError
 from .fewshot import FewShotTask
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
-from .metrics import classification_metrics, selection_metric
+from .metrics import PERFECT, classification_metrics, selection_metric
 from .nested import EVAL_RANKS
 from .normalization import NORMALIZATIONS, resolve_normalization
 from .records import append_record, find_record, run_key
@@ -124,12 +124,20 @@ def _check(cfg: TrainConfig) -> None:
 
 
 def _fit(
-    adapted: AdaptedModel, cfg: TrainConfig, loaders: dict, multilabel: bool, device: torch.device, progress: bool
+    adapted: AdaptedModel,
+    cfg: TrainConfig,
+    loaders: dict,
+    multilabel: bool,
+    device: torch.device,
+    progress: bool,
+    stop_at_perfect_val: bool = False,
 ) -> tuple[list[dict], dict[str, torch.Tensor] | None, int, float, list[float]]:
     """Train for ``cfg.epochs``; returns history, the best epoch's trainable state, its epoch and metric, step times.
 
     The best epoch is chosen on the validation split only, among epochs the method allows (AdaLoRA: once
-    its rank budget is final).
+    its rank budget is final); the first of equal scores wins. ``stop_at_perfect_val``: end training once a
+    selectable epoch scores :data:`PERFECT` on validation; no later epoch could replace it, so the selected model,
+    and every test number, are those of the whole schedule (only the history is shorter).
     """
     model = adapted.model
     params = [p for p in model.parameters() if p.requires_grad]
@@ -169,6 +177,8 @@ def _fit(
             best_score, best, best_epoch = score, val[metric], epoch + 1
             best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
+        if stop_at_perfect_val and best_state is not None and best_score >= PERFECT:
+            break
     return history, best_state, best_epoch, best, step_times
 
 
@@ -215,10 +225,15 @@ def config_key(cfg: TrainConfig) -> str:
     return run_key({k: v for k, v in dataclasses.asdict(cfg).items() if k not in EXECUTION_FIELDS})
 
 
-def train(cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True) -> dict:
+def train(
+    cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True,
+    stop_at_perfect_val: bool = False,
+) -> dict:  # fmt: skip
     """Run the experiment ``cfg`` describes and return its record (also appended to ``records``, a ``.jsonl`` file
     or a directory, when given). A record already in ``records`` for the same config is returned instead of
-    training again, unless ``force``. ``progress``: a bar over epochs with the loss and validation metric."""
+    training again, unless ``force``. ``progress``: a bar over epochs with the loss and validation metric.
+    ``stop_at_perfect_val``: skip the epochs after validation reaches 100% (they cannot change the selected model
+    or any test number; the record's ``stopped_at_epoch`` says where training ended, None for the whole schedule)."""
     _check(cfg)
     config = dataclasses.asdict(cfg)
     key = config_key(cfg)
@@ -246,7 +261,9 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
-    history, best_state, best_epoch, best, step_times = _fit(adapted, cfg, loaders, task.multilabel, device, progress)
+    history, best_state, best_epoch, best, step_times = _fit(
+        adapted, cfg, loaders, task.multilabel, device, progress, stop_at_perfect_val
+    )
     names = dict(model.named_parameters())
     with torch.no_grad():
         if best_state is None:
@@ -279,6 +296,8 @@ def train(cfg: TrainConfig, records: str | None = None, force: bool = False, pro
         "lora_params": lora_parameter_count(ranks, backbone) if ranks else 0,
         "init_s": adapted.info["init_s"],
         "steps": len(step_times),
+        "schedule_steps": ctx.total_steps,
+        "stopped_at_epoch": len(history) if len(history) < cfg.epochs else None,
         "step_s_median": float(np.median(step_times)),
         "total_s": time.perf_counter() - t0,
         "peak_memory_mb": peak,

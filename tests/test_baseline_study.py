@@ -177,14 +177,21 @@ def test_the_shipped_records_are_the_whole_registered_study():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "shots", "method"), [("lfw", 5, "lora"), ("lfw", 5, "srlora_budget"),
-                                                        ("textures", 1, "srlora")])  # fmt: skip
+                                                        ("lfw", 5, "adalora"), ("textures", 1, "srlora")])  # fmt: skip
 def test_stored_runs_reproduce_when_trained_again(task, shots, method):
-    """A few runs of the shipped study, trained again here: the same test metrics within one test image."""
-    configs = profile_configs(grid_settings(str(GRID)))
-    cfg = next(c for c in configs if (c.task, c.shots, c.method, c.seed, c.scaling) == (task, shots, method, 3,
-                                                                                         "paper"))  # fmt: skip
+    """A few runs of the shipped study, trained again here as the grid trains them (stopping once validation is
+    perfect): the same test metrics within one test image, and a stop only where the stored run had a perfect epoch
+    it could select (AdaLoRA: not before its budget is final)."""
+    settings = grid_settings(str(GRID))
+    cfg = next(c for c in profile_configs(settings) if (c.task, c.shots, c.method, c.seed, c.scaling) == (
+        task, shots, method, 3, "paper"))  # fmt: skip
     stored = next(r for r in _shipped() if r["key"] == config_key(cfg))
-    again = train(dataclasses.replace(cfg), progress=False)
+    assert settings["stop_at_perfect_val"] is True
+    again = train(dataclasses.replace(cfg), progress=False, stop_at_perfect_val=True)
+    if again["val"]["accuracy"] == 100:
+        assert again["stopped_at_epoch"] == again["best_epoch"] and len(again["history"]) == again["best_epoch"]
+    else:
+        assert again["stopped_at_epoch"] is None and again["steps"] == again["schedule_steps"]
     from srlora_utils.tasks import load_task
 
     one_image = 100 / len(load_task(task, shots, 3, None, cfg.img_size, "none").test)

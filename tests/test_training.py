@@ -117,3 +117,38 @@ def test_official_random_rank_evaluation_is_an_option():
     official = train(TrainConfig(method="dylora", eval_rank="random", **QUICK), progress=False)
     assert full["history"][0]["train_loss"] == official["history"][0]["train_loss"]  # same training
     assert "test_random_rank" not in official
+
+
+def _toy_fit(stop: bool, selectable_from_step: int = 0):
+    """_fit on a linear classifier of two separable blobs (validation reaches 100% within a few epochs)."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from srlora_utils.methods import AdaptedModel
+    from srlora_utils.training import _fit
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(16, 4, generator=g) + 2, torch.randn(16, 4, generator=g) - 2])
+    y = torch.cat([torch.zeros(16, dtype=torch.long), torch.ones(16, dtype=torch.long)])
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-0.5] * 4, [0.5] * 4]))  # start wrong: validation is imperfect at first
+        model.bias.zero_()
+    loaders = {"train": DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True,
+                                   generator=torch.Generator().manual_seed(0)),
+               "val": DataLoader(TensorDataset(x[::3], y[::3]), batch_size=64)}  # fmt: skip
+    cfg = TrainConfig(method="lora", epochs=12, lr=0.02, warmup_iters=1)
+    adapted = AdaptedModel(model, None, selectable_from_step=selectable_from_step)
+    return _fit(adapted, cfg, loaders, False, torch.device("cpu"), False, stop)
+
+
+def test_stopping_at_perfect_validation_keeps_the_selected_model_exactly():
+    full, stopped = _toy_fit(stop=False), _toy_fit(stop=True)
+    vals = [h["val_accuracy"] for h in full[0]]
+    assert vals[0] < 100 and 100 in vals and len(stopped[0]) == vals.index(100) + 1 < len(full[0])
+    assert (stopped[2], stopped[3]) == (full[2], full[3]) == (vals.index(100) + 1, 100.0)
+    assert all(np.array_equal(full[1][k], stopped[1][k]) for k in full[1])
+    # An epoch the method may not select (AdaLoRA before its budget is final) never stops the run.
+    late = _toy_fit(stop=True, selectable_from_step=8 * 5)
+    assert late[2] >= 5 and len(late[0]) == late[2] and late[0][late[2] - 1]["val_accuracy"] == 100
