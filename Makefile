@@ -37,7 +37,7 @@ refresh-notebooks: setup
 	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb && $(STRIP) $$nb || exit 1; done
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
 
-# Notebook 05's pre-registered baseline study (grids/baseline-study.toml), from scratch, two local jobs: about 80
+# Notebook 05's pre-registered baseline study (grids/baseline-study.toml), from scratch, two local jobs: about 82
 # minutes on 2 CPU cores. The shipped records are results/baseline-study/ (see its README); to ship a new run,
 # `make study STUDY_RECORDS=results/baseline-study/records.jsonl`.
 STUDY_GRID ?= grids/baseline-study.toml

@@ -48,7 +48,7 @@ from IPython.display import display
 import srlora_utils as S
 from srlora_utils.baseline_study import (StudyDesign, cell_table, comparison_table, design_table, official_scaling,
                                          read_design, read_multiplicity, read_power, read_question, seconds_per_run,
-                                         study_files, study_pixel_baselines, study_wall_time)
+                                         steps_table, study_files, study_pixel_baselines, study_wall_time)
 from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 from srlora_utils.methods import METHOD_SPECS
 from srlora_utils.plotting import plot_comparisons, plot_rank_allocation, plot_results
@@ -109,21 +109,20 @@ pd.DataFrame(
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-runs = run_configs(profile_configs(settings), records=str(records))
+stop = settings.get("stop_at_perfect_val", False)
+runs = run_configs(profile_configs(settings), records=str(records), stop_at_perfect_val=stop)
 
 # %% [markdown]
-# Seconds of training per run (median over the cell's runs, from the records), and the optimiser steps each setting took:
+# Seconds of training per run (median over the cell's runs, from the records). A run stops once its validation accuracy is 100%: the best epoch is the first with the highest validation score, so no later epoch could be selected, and its test numbers are those of the whole schedule (the grid's `stop_at_perfect_val`; a test checks that every shipped run's test numbers equal those of the study's first run, which trained every run to the end). Then, per setting, the schedule's optimiser steps, the steps taken, and how many runs stopped early:
 
 # %%
 seconds_per_run(runs)
 
 # %%
-steps = pd.DataFrame([{"setting": f"{r['task']}, {r['config']['shots']}-shot", "epochs": r["config"]["epochs"],
-                       "optimiser steps": r["steps"]} for r in runs]).groupby("setting", sort=False).median()
 display(Reading(f"{len(runs)} runs on {runs[0]['device']} (torch {runs[0]['versions']['torch']}); their training "
                 f"spans {study_wall_time(runs):.2f} h of wall time from the first start to the last end, across the "
                 "workers that ran them."))
-steps.astype(int)
+steps_table(runs)
 
 # %% [markdown]
 # ## 4. Power: did the primary comparison reach its registered precision?

@@ -314,7 +314,7 @@ def study_files(profile: str = "offline", records: str | None = None, rerun: boo
     if profile == "offline" and not shipped.is_file():
         raise SrLoraError(
             f"the shipped study records {shipped} are missing: restore them with `git checkout -- "
-            f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~95 min)"
+            f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~82 min)"
         )
     return grid, shipped
 

@@ -175,6 +175,25 @@ def test_the_shipped_records_are_the_whole_registered_study():
     assert "srlora sweep grids/baseline-study.toml" in readme and "stand-in" in readme
 
 
+def test_stopping_at_perfect_validation_changed_no_number_of_the_study():
+    """The shipped run stopped runs once validation was perfect; the study's first run (2026-11-30, 05:40-07:16 UTC)
+    trained every run to the end. Its selected epochs and test numbers, kept in first-run.csv, are the shipped ones."""
+    import csv
+
+    with open(REPO / "results" / "baseline-study" / "first-run.csv", newline="") as f:
+        first = {row["key"]: row for row in csv.DictReader(f)}
+    shipped = _shipped()
+    assert set(first) == {r["key"] for r in shipped} and len(first) == 424
+    assert sum(r.get("stopped_at_epoch") is not None for r in shipped) > 50  # the stop did happen, often
+    for r in shipped:
+        row = first[r["key"]]
+        assert r["best_epoch"] == int(row["best_epoch"]) and r["val"]["accuracy"] == float(row["val_accuracy"])
+        for name in ("accuracy", "macro_f1", "AUC"):
+            assert r["test"].get(name) == (float(row[f"test_{name}"]) if row[f"test_{name}"] else None), name
+        rr = r.get("test_random_rank", {}).get("accuracy")
+        assert rr == (float(row["test_random_rank_accuracy"]) if row["test_random_rank_accuracy"] else None)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "shots", "method"), [("lfw", 5, "lora"), ("lfw", 5, "srlora_budget"),
                                                         ("lfw", 5, "adalora"), ("textures", 1, "srlora")])  # fmt: skip
