@@ -44,14 +44,10 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils.baselines import baseline_table
-from srlora_utils.plotting import plot_rank_allocation, plot_results, plot_training_curves, show_examples
-from srlora_utils.profiles import base_config, example_task, notebook_settings, task_exps
-from srlora_utils.comparison import cost_table
-from srlora_utils.study import allocation_table, rank_allocations
-from srlora_utils.readings import read_gain, read_ranking
-from srlora_utils.study import adaptation_gain
-from srlora_utils.sweeps import first_repeat, run_sweep, summary_table
+from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples
+from srlora_utils.experiments import (adaptation_gain, allocation_summary, base_config, baseline_table, cost_table,
+                                      example_task, first_repeat, notebook_settings, rank_allocations, read_gain,
+                                      read_ranking, run_sweep, summary_table, task_exps)
 
 pd.set_option("display.precision", 1)
 settings = notebook_settings("medical", profile, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
@@ -80,7 +76,7 @@ plt.show()
 backbone = S.split_qkv(S.load_backbone(settings["backbone"], img_size=settings["img_size"]))
 profile_table = S.spectral_profile(backbone, "official")
 allocations = rank_allocations(profile_table, r=8)  # paper rule, LoRA's budget, uniform r = 8
-allocation_table(allocations, profile_table)
+allocation_summary(profile_table, allocations)
 
 # %%
 ax = plot_rank_allocation(allocations, title=f"LoRA ranks per module: {settings['backbone'] or S.OFFLINE_BACKBONE}")
@@ -156,13 +152,13 @@ read_gain(gain, metric)
 # Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
 #
 # 1. **One more method.** Train DoRA (`method="dora"`) on the first seed (and split) with the same settings, and put its test metric next to LoRA's on the same seed. One run is one data point: what would you need before calling a difference?
-# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
+# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.experiments.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: DoRA on the first repeat, with exactly the sweep's settings.
 import dataclasses
 
-from srlora_utils.training import train
+from srlora_utils import train
 
 first_cfg = curves[0]["config"]
 dora = train(dataclasses.replace(base_config(settings), method="dora", shots=first_cfg["shots"], seed=first_cfg["seed"],
@@ -173,7 +169,7 @@ print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% v
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: differences to LoRA paired by seed (and split); `verdict`: ahead/behind only if the interval excludes 0.
-from srlora_utils.comparison import paired_differences
+from srlora_utils.experiments import paired_differences
 
 paired = paired_differences([r for r in runs if r["config"]["method"] in ("lora", "srlora_budget")], metric)
 assert list(paired.index.get_level_values("method")) == ["srlora_budget"] * len(paired)

@@ -42,9 +42,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from srlora_utils.plotting import show_examples
-from srlora_utils.profiles import notebook_settings
-from srlora_utils.study import allocation_table, run_study
+from srlora_utils import show_examples
+from srlora_utils.experiments import allocation_summary, notebook_settings, run_study
 
 pd.set_option("display.precision", 1)
 settings = notebook_settings("remote_sensing", profile, task=task, shots=shots, seeds=seeds, methods=methods,
@@ -72,7 +71,7 @@ plt.show()
 # The same three allocations as in notebook 03 (uniform `r = 8`, the paper's `round(stable rank)`, stable-rank-proportional at LoRA's budget), then the training curves of the first seed, the test results next to the raw-pixel baselines, and each method's cost on this machine.
 
 # %%
-allocation_table(study.allocations, study.profile)
+allocation_summary(study.profile, study.allocations)
 
 # %%
 ax = study.plot_allocation()
@@ -130,8 +129,8 @@ study.describe_gain()
 # Solution 1: srlora with rsLoRA scaling on the first seed of the study.
 import dataclasses
 
-from srlora_utils.profiles import base_config
-from srlora_utils.training import train
+from srlora_utils import train
+from srlora_utils.experiments import base_config
 
 plain = next(r for r in study.runs if r["config"]["method"] == "srlora")
 cfg = plain["config"]

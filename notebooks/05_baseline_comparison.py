@@ -46,15 +46,16 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils.baseline_study import (StudyDesign, cell_table, comparison_table, design_table, official_scaling,
-                                         read_design, read_multiplicity, read_power, read_question, seconds_per_run,
-                                         study_files, study_pixel_baselines, study_wall_time)
-from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
-from srlora_utils.methods import METHOD_SPECS
+from srlora_utils.experiments.baseline_study import (
+    StudyDesign, cell_table, comparison_table, design_table, official_scaling, read_design, read_multiplicity,
+    read_power, read_question, seconds_per_run, study_files, study_pixel_baselines, study_wall_time,
+)
+from srlora_utils.experiments.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
+from srlora_utils.training.methods import METHOD_SPECS
 from srlora_utils.plotting import plot_comparisons, plot_rank_allocation, plot_results
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.readings import Reading, read_baselines, read_random_rank, read_spearman
-from srlora_utils.sweeps import run_configs, summary_table
+from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.experiments.readings import Reading, read_baselines, read_random_rank, read_spearman
+from srlora_utils.experiments.sweeps import run_configs, summary_table
 
 pd.set_option("display.precision", 2)
 grid, records = study_files(profile, records, rerun)
@@ -96,7 +97,7 @@ pd.DataFrame(
 ).set_index("method")
 
 # %% [markdown]
-# Left out on purpose: SoRA, IncreLoRA, MELoRA and GLoRA, which the paper cites. The kit builds on PEFT wherever PEFT has a method; these are not in the PEFT versions this kit targets as LoRA-style rank-adaptive methods, and re-implementing them from their papers is beyond a baseline table. DyLoRA and the nested sampling of the official SR-LoRA code are the kit's own code (`srlora_utils.nested`), because PEFT has no DyLoRA.
+# Left out on purpose: SoRA, IncreLoRA, MELoRA and GLoRA, which the paper cites. The kit builds on PEFT wherever PEFT has a method; these are not in the PEFT versions this kit targets as LoRA-style rank-adaptive methods, and re-implementing them from their papers is beyond a baseline table. DyLoRA and the nested sampling of the official SR-LoRA code are the kit's own code (`srlora_utils.training.nested`), because PEFT has no DyLoRA.
 #
 # AdaLoRA starts at rank 12 per module and prunes to an average of 8 on a cubic schedule set from the run's length (10% warm-up, last 30% at the final budget); its orthogonal regulariser is added to the loss, and model selection only considers epochs after its budget is final. EVA runs the training images (without augmentation) through the frozen backbone, keeps the principal directions of every adapted layer's inputs, and redistributes LoRA r=8's total rank by explained variance (up to 2r per layer).
 #

@@ -44,14 +44,10 @@ measure_paper_step = True  # also time one ViT-B/16 384 px step (random twin: no
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from srlora_utils.errors import SrLoraError
-from srlora_utils.fixtures import use_fixture_data
-from srlora_utils.plotting import plot_medfmc_auc
-from srlora_utils.profiles import base_config, grid_settings, profile_configs, profile_tasks
-from srlora_utils.protocol import compute_plan, data_check, grid_commands, measure_step, protocol_differences
-from srlora_utils.readings import read_fixture_results
-from srlora_utils.report import format_report
-from srlora_utils.sweeps import run_configs
+from srlora_utils import SrLoraError, use_fixture_data
+from srlora_utils.experiments import (base_config, compute_plan, data_check, format_report, grid_commands,
+                                      grid_settings, measure_step, plot_medfmc_auc, profile_configs, profile_tasks,
+                                      protocol_differences, read_fixture_results, run_configs)
 
 pd.set_option("display.max_colwidth", 120)
 if data == "fixture":
@@ -179,6 +175,6 @@ print(f"{len(mine)} runs; about {compute_plan(mine, step, check).loc['total', 'h
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: the report restricted to one method (the same filter as `srlora report FILE --where method=srlora`).
-from srlora_utils.report import select_records
+from srlora_utils.experiments import select_records
 
 print(format_report(select_records(runs, ["method=srlora"])))

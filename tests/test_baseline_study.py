@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srlora_utils.baseline_study import (
+from srlora_utils.errors import SrLoraError
+from srlora_utils.experiments.baseline_study import (
     RSLORA,
     StudyDesign,
     cell_name,
@@ -22,10 +23,9 @@ from srlora_utils.baseline_study import (
     read_question,
     study_files,
 )
-from srlora_utils.errors import SrLoraError
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.records import read_records
-from srlora_utils.training import config_key, train
+from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.training.records import read_records
+from srlora_utils.training.run import config_key, train
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = REPO / "grids" / "baseline-study.toml"
@@ -97,7 +97,7 @@ def test_a_grid_refuses_unknown_block_and_primary_keys(tmp_path):
 
 
 def test_missing_shipped_records_fail_in_one_line_instead_of_training_the_study(monkeypatch):
-    import srlora_utils.baseline_study as study
+    import srlora_utils.experiments.baseline_study as study
 
     monkeypatch.setattr(study, "SHIPPED_RECORDS", "results/baseline-study/nowhere.jsonl")
     with pytest.raises(SrLoraError, match=r"shipped study records .* are missing: restore them .* rerun=True"):
@@ -192,7 +192,7 @@ def test_stored_runs_reproduce_when_trained_again(task, shots, method):
         assert again["stopped_at_epoch"] == again["best_epoch"] and len(again["history"]) == again["best_epoch"]
     else:
         assert again["stopped_at_epoch"] is None and again["steps"] == again["schedule_steps"]
-    from srlora_utils.tasks import load_task
+    from srlora_utils.data.tasks import load_task
 
     one_image = 100 / len(load_task(task, shots, 3, None, cfg.img_size, "none").test)
     for name, value in stored["test"].items():

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 import srlora_utils as S
-from srlora_utils.fewshot import sample_few_shot
-from srlora_utils.list_files import read_list
-from srlora_utils.tasks import load_task
+from srlora_utils.data.fewshot import sample_few_shot
+from srlora_utils.data.list_files import read_list
+from srlora_utils.data.tasks import load_task
 
 
 def write_images(folder: Path, names: list[str], seed: int = 0) -> None:
@@ -54,7 +54,7 @@ def test_standins_are_labelled_and_deterministic(name, shots):
 
 
 def test_texture_patches_keep_test_pixels_out_of_the_pool():
-    from srlora_utils.tasks import _texture_patches
+    from srlora_utils.data.standins import _texture_patches
 
     image = np.arange(100 * 80).reshape(100, 80)  # every pixel distinct: a patch's values reveal its rows
     rng = np.random.default_rng(0)

@@ -74,7 +74,7 @@ def test_stored_outputs_are_present_and_clean(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PAPER_ON_FIXTURES))
 def test_paper_profile_runs_end_to_end_on_fixtures(name, tmp_path, monkeypatch):
-    from srlora_utils.fixtures import write_fixtures
+    from srlora_utils.data.fixtures import write_fixtures
 
     write_fixtures(tmp_path / "data")
     monkeypatch.setenv("SRLORA_DATA", str(tmp_path / "data"))  # the kernel inherits it

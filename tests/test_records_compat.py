@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from srlora_utils.profiles import PROFILES, grid_settings, profile_configs
-from srlora_utils.records import read_records, run_key
-from srlora_utils.training import EXECUTION_FIELDS, TrainConfig, config_key
+from srlora_utils.experiments.profiles import PROFILES, grid_settings, profile_configs
+from srlora_utils.training.records import read_records, run_key
+from srlora_utils.training.run import EXECUTION_FIELDS, TrainConfig, config_key
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = json.loads((REPO / "tests" / "data" / "grid_keys.json").read_text())

@@ -13,16 +13,16 @@ import pytest
 import srlora_utils as S
 from srlora_utils import training
 from srlora_utils.cli import main
-from srlora_utils.data_paths import data_dir, repository_data_dir, resolve_root
-from srlora_utils.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
-from srlora_utils.normalization import IMAGENET_MEAN, resolve_normalization
-from srlora_utils.profiles import experiment_profile, profile_configs
-from srlora_utils.readings import read_ranking
-from srlora_utils.records import append_record, read_records
-from srlora_utils.report import format_report, medfmc_table, select_records
-from srlora_utils.sweeps import runs_table, shard, summary_table
-from srlora_utils.tasks import FIXTURE_MARKER, load_task
-from srlora_utils.training import TrainConfig, train
+from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
+from srlora_utils.data.paths import FIXTURE_MARKER, data_dir, repository_data_dir, resolve_root
+from srlora_utils.data.tasks import load_task
+from srlora_utils.experiments.profiles import experiment_profile, profile_configs
+from srlora_utils.experiments.readings import read_ranking
+from srlora_utils.experiments.report import format_report, medfmc_table, select_records
+from srlora_utils.experiments.sweeps import runs_table, shard, summary_table
+from srlora_utils.models.normalization import IMAGENET_MEAN, resolve_normalization
+from srlora_utils.training.records import append_record, read_records
+from srlora_utils.training.run import TrainConfig, train
 
 
 @pytest.fixture(scope="module")

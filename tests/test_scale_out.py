@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import srlora_utils as S
-from srlora_utils.launch import worker_share
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.records import append_record, read_records
-from srlora_utils.training import config_key
+from srlora_utils.experiments.launch import worker_share
+from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.training.records import append_record, read_records
+from srlora_utils.training.run import config_key
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_GRID = REPO / "grids" / "quick-cpu.toml"

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import srlora_utils as S
-from srlora_utils.methods import METHODS, get_spec
-from srlora_utils.metrics import classification_metrics
-from srlora_utils.records import read_records
-from srlora_utils.sweeps import run_sweep, summary_table
-from srlora_utils.tasks import load_task
-from srlora_utils.training import TrainConfig, train
+from srlora_utils.data.tasks import load_task
+from srlora_utils.experiments.sweeps import run_sweep, summary_table
+from srlora_utils.training.methods import METHODS, get_spec
+from srlora_utils.training.metrics import classification_metrics
+from srlora_utils.training.records import read_records
+from srlora_utils.training.run import TrainConfig, train
 
 QUICK = dict(task="digits", shots=1, img_size=28, epochs=2, batch_size=4, warmup_iters=2)
 
@@ -124,8 +124,8 @@ def _toy_fit(stop: bool, selectable_from_step: int = 0):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from srlora_utils.methods import AdaptedModel
-    from srlora_utils.training import _fit
+    from srlora_utils.training.methods import AdaptedModel
+    from srlora_utils.training.run import _fit
 
     g = torch.Generator().manual_seed(0)
     x = torch.cat([torch.randn(16, 4, generator=g) + 2, torch.randn(16, 4, generator=g) - 2])

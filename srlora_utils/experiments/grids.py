@@ -1,0 +1,134 @@
+"""Grid files: a TOML description of a sweep (tasks x shots x MedFMC splits or seeds x methods, plus fixed
+settings), optionally starting from a built-in profile.
+
+Example (``grids/paper-medfmc.toml``)::
+
+    base = "reproduction:paper"          # optional: start from a profile's settings
+    methods = ["lora", "srlora", "srlora_budget"]
+    exps = [1, 2, 3, 4, 5]
+    [tasks]
+    "medfmc:chest" = [1, 5, 10]
+    "medfmc:colon" = [1, 5, 10]
+
+Keys are the profile keys (:data:`GRID_KEYS`); anything else is refused with the list of allowed keys.
+
+A study that is more than one rectangle (some methods under another scaling, some tasks at more seeds) lists
+``[[blocks]]``: each block is a sub-grid whose keys (:data:`BLOCK_KEYS`) override the file's top-level settings,
+and the grid is the union of its blocks' runs, each run once. A pre-registered study also states its
+``questions`` and its ``primary`` comparison before any result exists (see ``grids/baseline-study.toml``)::
+
+    [primary]
+    method = "srlora_budget"
+    reference = "lora"
+    half_width = 2.5        # the 95% interval of the paired difference the study must reach, in points
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from ..errors import SrLoraError
+from ..training.methods import METHODS, SCALINGS
+
+#: Keys a grid file may set, with what each means.
+GRID_KEYS = {
+    "base": "a built-in profile to start from, domain:profile (e.g. reproduction:paper)",
+    "tasks": "table task -> list of shot counts (or one shot count)",
+    "task": "one task (with 'shots')",
+    "shots": "shot counts for 'task'",
+    "methods": "list of methods",
+    "seeds": "seeds (initialisation and data order; they draw the splits of non-MedFMC tasks)",
+    "vtab_seeds": "seeds for VTAB-1k tasks, when they differ",
+    "exps": "MedFMC official splits (1-5)",
+    "backbone": "timm name, checkpoint path, or dinov2_vits14_imgfocus (offline)",
+    "img_size": "input size in px",
+    "epochs": "epochs per run",
+    "batch_size": "batch size",
+    "weight_decay": "AdamW weight decay (a number, or a table per dataset family: medfmc, vtab, ...)",
+    "augment": "official | mild | none",
+    "normalize": "backbone | official | imagenet",
+    "warmup": "linear warm-up steps",
+    "workers": "data-loading worker processes per run",
+    "root": "dataset root (relative: under the data folder)",
+    "scaling": "LoRA update scale: paper (1/r, official) or rslora (1/sqrt(r))",
+    "stop_at_perfect_val": "true: a run stops once validation is perfect (later epochs cannot be selected, so its "
+    "test numbers are the whole schedule's); not part of a run's key",
+    "questions": "table: question id -> the question, as registered before the study ran (read by reports)",
+    "primary": "table: the primary comparison (method, reference, half_width in points, margin, confidence)",
+    "blocks": "array of sub-grids ([[blocks]]) that override the settings above; the grid is their union",
+}
+#: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.experiments.baseline_study.StudyDesign`).
+PRIMARY_KEYS = ("method", "reference", "half_width", "margin", "confidence", "planning_sd")
+#: Keys a ``[[blocks]]`` entry may set: what varies between the parts of one study.
+BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds")
+_DEFAULTS = dict(backbone=None, img_size=224, epochs=20, batch_size=4, weight_decay=0.05, augment="official",
+                 normalize="backbone", warmup=20, workers=0, root=None, exps=None, seeds=[0])  # fmt: skip
+
+
+def read_grid(path: str | Path) -> dict:
+    """The keys a TOML grid file sets, checked against :data:`GRID_KEYS` (``base`` not yet resolved: see
+    :func:`~srlora_utils.experiments.profiles.grid_settings`); one-line errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a profile such as reproduction:paper")
+    try:
+        spec = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise SrLoraError(f"{path}: not valid TOML ({err})") from None
+    unknown = sorted(set(spec) - set(GRID_KEYS))
+    if unknown:
+        raise SrLoraError(f"{path}: unknown keys {unknown}; allowed: {', '.join(GRID_KEYS)}")
+    return spec
+
+
+def merge_grid(path: str | Path, spec: dict, base: dict | None) -> dict:
+    """The settings of grid file ``path``: its keys ``spec`` over ``base`` (the settings its ``base`` names; None:
+    the grid defaults), checked as a whole."""
+    spec = {k: v for k, v in spec.items() if k != "base"}
+    settings: dict[str, Any] = dict(base) if base is not None else dict(_DEFAULTS)
+    if "tasks" in spec or "task" in spec:
+        settings.pop("task" if "tasks" in spec else "tasks", None)
+    settings.update(spec)
+    if "tasks" not in settings and "task" not in settings:
+        raise SrLoraError(f"{path}: no tasks: add a [tasks] table (task = [shots, ...]) or task and shots")
+    if "task" in settings and "shots" not in settings:
+        raise SrLoraError(f"{path}: 'task' needs 'shots' (a list of shot counts)")
+    if not isinstance(settings.get("stop_at_perfect_val", False), bool):
+        raise SrLoraError(f"{path}: stop_at_perfect_val must be true or false")
+    primary = settings.get("primary", {})
+    if not isinstance(primary, dict) or set(primary) - set(PRIMARY_KEYS):
+        raise SrLoraError(f"{path}: [primary] may set only {', '.join(PRIMARY_KEYS)}")
+    for i, block in enumerate(settings.get("blocks", [])):
+        where = f"{path}: blocks[{i}]"
+        if not isinstance(block, dict):
+            raise SrLoraError(f"{where} is not a table: write it as [[blocks]] with keys {', '.join(BLOCK_KEYS)}")
+        extra = sorted(set(block) - set(BLOCK_KEYS))
+        if extra:
+            raise SrLoraError(f"{where}: keys {extra} cannot vary per block; allowed: {', '.join(BLOCK_KEYS)}")
+        _check_methods(where, {**settings, **block})
+    if not settings.get("blocks"):
+        _check_methods(str(path), settings)
+    return settings
+
+
+def _check_methods(where: str, settings: dict) -> None:
+    bad = sorted(set(settings.get("methods", [])) - set(METHODS))
+    if bad or not settings.get("methods"):
+        raise SrLoraError(f"{where}: methods {bad or '(none)'} unknown or missing; use some of {', '.join(METHODS)}")
+    if settings.get("scaling", "paper") not in SCALINGS:
+        raise SrLoraError(f"{where}: scaling {settings['scaling']!r} unknown; use one of {', '.join(SCALINGS)}")
+
+
+def grid_blocks(settings: dict) -> list[dict]:
+    """The rectangles of a grid: each ``[[blocks]]`` entry over the top-level settings, or the settings alone."""
+    top = {k: v for k, v in settings.items() if k != "blocks"}
+    blocks = settings.get("blocks") or [{}]
+    merged = []
+    for block in blocks:
+        part = {**top, **block}
+        if "tasks" in block:
+            part.pop("task", None)
+        merged.append(part)
+    return merged

@@ -1,0 +1,5 @@
+"""Training one run: the method table (``methods``; nested rank sampling in ``nested``), the run itself from config
+to record (``run``), the task metrics (``metrics``) and the records that make runs resumable (``records``).
+
+May import: errors, lazy, core, models, data
+"""
