@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "METHODS": "training.methods",
     "METHOD_SPECS": "training.methods",
-    "TrainConfig": "training.run",
+    "TrainConfig": "training.config",
     "train": "training.run",
     "read_records": "training.records",
     "load_task": "data.tasks",

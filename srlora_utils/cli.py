@@ -17,6 +17,7 @@ from .core.profile import TARGETS
 from .core.spectral import ESTIMATORS
 from .errors import SrLoraError
 from .models.backbones import OFFLINE_BACKBONE
+from .training.config import FIELD_HELP, TrainConfig
 from .training.records import write_json_atomic
 
 
@@ -130,35 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .training.nested import EVAL_RANKS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
-    t.add_argument(
-        "--task", default="digits", help="digits | lfw | vtab:<task> | medfmc:<task> | medmnist:<flag> | ..."
-    )
-    t.add_argument("--method", choices=METHODS, default="srlora")
-    t.add_argument("--shots", type=int, default=5)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--exp", type=int, default=None, help="MedFMC official split (1-5); required for medfmc tasks")
-    t.add_argument("--backbone", default=None)
-    t.add_argument("--img-size", type=int, default=56)
-    t.add_argument("--augment", choices=AUGMENTATIONS, default="official", help="training augmentation (official)")
-    t.add_argument(
-        "--normalize", choices=NORMALIZATIONS, default="backbone",
-        help="input mean/std: the backbone's own (default) or the official recipe's ImageNet ones",
-    )  # fmt: skip
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--lr", type=float, default=None, help="default: the method's official learning rate")
-    t.add_argument("--weight-decay", type=float, default=0.05)
-    t.add_argument("--r", type=int, default=8)
-    t.add_argument("--scaling", choices=SCALINGS, default="paper", help="LoRA scale: paper (1/r) or rslora")
-    t.add_argument(
-        "--eval-rank", choices=EVAL_RANKS, default="full", help="nested methods: full, or random (official code)"
-    )
-    t.add_argument(
-        "--root",
-        default=None,
-        help="dataset folder; relative ones are read under the data folder ($SRLORA_DATA or the repository's data/)",
-    )
-    t.add_argument("--device", default="auto")
+    choices = {"method": METHODS, "augment": AUGMENTATIONS, "normalize": NORMALIZATIONS, "scaling": SCALINGS,
+               "eval_rank": EVAL_RANKS}  # fmt: skip
+    for f in dataclasses.fields(TrainConfig):  # one option per field, with TrainConfig's default: no default twice
+        t.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=f.default,
+                       choices=choices.get(f.name), help=f"{FIELD_HELP[f.name]} (default: {f.default})")  # fmt: skip
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
@@ -211,8 +188,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from .experiments.launch import worker_share
     from .experiments.profiles import grid_settings, profile_configs
     from .experiments.sweeps import run_configs, shard
+    from .training.config import config_key
     from .training.records import done_keys
-    from .training.run import config_key
 
     if args.jobs > 1 and not args.dry_run:
         return _local_jobs(args)
@@ -295,11 +272,9 @@ def _fixtures(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training.run import TrainConfig, train
+    from .training.run import train
 
-    fields = ("task", "method", "shots", "seed", "exp", "backbone", "img_size", "augment", "normalize", "epochs",
-              "batch_size", "lr", "weight_decay", "r", "scaling", "eval_rank", "root", "device")  # fmt: skip
-    cfg = TrainConfig(**{f: getattr(args, f) for f in fields})
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     rec = train(cfg, records=args.records, force=args.force)
     metrics = ", ".join(f"{k} {v:.2f}" for k, v in rec["test"].items())
     print(
@@ -307,6 +282,11 @@ def _train(args: argparse.Namespace) -> int:
         f"test: {metrics} | trainable {rec['trainable_params']:,} | {rec['total_s']:.1f} s -> {args.records}"
     )
     return 0
+
+
+def _field_type(field: dataclasses.Field) -> type:
+    """The command-line type of a TrainConfig field (its annotation without ``| None``)."""
+    return {"int": int, "float": float, "str": str}[str(field.type).removesuffix(" | None")]
 
 
 def _one_line(

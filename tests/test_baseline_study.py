@@ -24,8 +24,9 @@ from srlora_utils.experiments.baseline_study import (
     study_files,
 )
 from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.training.config import config_key
 from srlora_utils.training.records import read_records
-from srlora_utils.training.run import config_key, train
+from srlora_utils.training.run import train
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = REPO / "grids" / "baseline-study.toml"

@@ -65,3 +65,15 @@ def test_train_command_rejects_unknown_method():
     proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "train", "--method", "sora"],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "invalid choice: 'sora'" in proc.stderr
+
+
+def test_train_options_are_the_trainconfig_fields_with_its_defaults():
+    import dataclasses
+
+    from srlora_utils.cli import build_parser
+    from srlora_utils.training.config import TrainConfig
+
+    args = build_parser().parse_args(["train"])
+    assert {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)} == dataclasses.asdict(TrainConfig())
+    args = build_parser().parse_args(["train", "--warmup-iters", "3", "--lr", "0.01", "--exp", "2"])
+    assert (args.warmup_iters, args.lr, args.exp) == (3, 0.01, 2)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import srlora_utils as S
-from srlora_utils import training
 from srlora_utils.cli import main
 from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
 from srlora_utils.data.paths import FIXTURE_MARKER, data_dir, repository_data_dir, resolve_root
@@ -21,8 +20,10 @@ from srlora_utils.experiments.readings import read_ranking
 from srlora_utils.experiments.report import format_report, medfmc_table, select_records
 from srlora_utils.experiments.sweeps import runs_table, shard, summary_table
 from srlora_utils.models.normalization import IMAGENET_MEAN, resolve_normalization
+from srlora_utils.training import run as training
+from srlora_utils.training.config import TrainConfig
 from srlora_utils.training.records import append_record, read_records
-from srlora_utils.training.run import TrainConfig, train
+from srlora_utils.training.run import train
 
 
 @pytest.fixture(scope="module")

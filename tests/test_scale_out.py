@@ -16,8 +16,8 @@ import pytest
 import srlora_utils as S
 from srlora_utils.experiments.launch import worker_share
 from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.training.config import config_key
 from srlora_utils.training.records import append_record, read_records
-from srlora_utils.training.run import config_key
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_GRID = REPO / "grids" / "quick-cpu.toml"

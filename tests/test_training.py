@@ -6,10 +6,11 @@ import pytest
 import srlora_utils as S
 from srlora_utils.data.tasks import load_task
 from srlora_utils.experiments.sweeps import run_sweep, summary_table
+from srlora_utils.training.config import TrainConfig
 from srlora_utils.training.methods import METHODS, get_spec
 from srlora_utils.training.metrics import classification_metrics
 from srlora_utils.training.records import read_records
-from srlora_utils.training.run import TrainConfig, train
+from srlora_utils.training.run import train
 
 QUICK = dict(task="digits", shots=1, img_size=28, epochs=2, batch_size=4, warmup_iters=2)
 

@@ -110,7 +110,7 @@ def load_task(
     shots: int = 5,
     seed: int = 0,
     root: str | Path | None = None,
-    img_size: int = 224,
+    img_size: int | None = None,
     augment: str = "official",
     exp: int | None = None,
     norm: Normalization | None = None,
@@ -122,9 +122,10 @@ def load_task(
 
     ``shots``: K examples per class in the training split (and again, disjoint, in the validation split).
     ``seed``: draws both splits (except on MedFMC, where ``exp`` fixes them). ``root`` None: the dataset's folder
-    under the data folder; a relative root is read under the data folder. ``img_size``: side in px of the images
-    the network sees. ``augment`` names the training augmentation (:data:`~srlora_utils.data.images.AUGMENTATIONS`),
-    ``norm`` the mean/std (None: ImageNet's); further keywords go to the family's loader."""
+    under the data folder; a relative root is read under the data folder. ``img_size`` (required): side in px of the
+    images the network sees. ``augment`` names the training augmentation
+    (:data:`~srlora_utils.data.images.AUGMENTATIONS`), ``norm`` the mean/std (None: ImageNet's); further keywords go
+    to the family's loader."""
     family = _family(name)
     check_exp(name, exp)
     kind, _, sub = name.partition(":")
@@ -135,5 +136,7 @@ def load_task(
         folder = resolve_root(root, kind)
         if folder is None:
             raise SrLoraError(f"task {name!r} reads a local folder: pass root=<folder> (see data/README.md)")
+    if img_size is None:
+        raise SrLoraError(f"load_task({name!r}) needs img_size: the side in px of the images the network sees")
     request = TaskRequest(name, sub, folder, shots, seed, exp, img_size, augment, norm, dict(kwargs))
     return family.load(request)

@@ -323,7 +323,7 @@ def study_files(profile: str = "offline", records: str | None = None, rerun: boo
 def design_table(settings: dict) -> pd.DataFrame:
     """The study's blocks as registered: question, tasks with shot counts, methods, seeds, epochs, scaling, and the
     runs each block adds to the ones above it (a block may repeat earlier runs: each run trains once)."""
-    from ..training.run import config_key
+    from ..training.config import config_key
     from .grids import grid_blocks
     from .profiles import profile_configs
 

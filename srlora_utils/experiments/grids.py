@@ -25,14 +25,17 @@ and the grid is the union of its blocks' runs, each run once. A pre-registered s
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from ..errors import SrLoraError
+from ..training.config import FIELD_HELP, SETTING_FIELDS, TrainConfig
 from ..training.methods import METHODS, SCALINGS
 
-#: Keys a grid file may set, with what each means.
+#: Keys a grid file may set, with what each means: the grid's structure, and any setting of a run
+#: (:data:`~srlora_utils.training.config.SETTING_FIELDS`, described by TrainConfig's own help).
 GRID_KEYS = {
     "base": "a built-in profile to start from, domain:profile (e.g. reproduction:paper)",
     "tasks": "table task -> list of shot counts (or one shot count)",
@@ -42,29 +45,23 @@ GRID_KEYS = {
     "seeds": "seeds (initialisation and data order; they draw the splits of non-MedFMC tasks)",
     "vtab_seeds": "seeds for VTAB-1k tasks, when they differ",
     "exps": "MedFMC official splits (1-5)",
-    "backbone": "timm name, checkpoint path, or dinov2_vits14_imgfocus (offline)",
-    "img_size": "input size in px",
-    "epochs": "epochs per run",
-    "batch_size": "batch size",
+    **{name: FIELD_HELP[name] for name in SETTING_FIELDS},
     "weight_decay": "AdamW weight decay (a number, or a table per dataset family: medfmc, vtab, ...)",
-    "augment": "official | mild | none",
-    "normalize": "backbone | official | imagenet",
-    "warmup": "linear warm-up steps",
-    "workers": "data-loading worker processes per run",
-    "root": "dataset root (relative: under the data folder)",
-    "scaling": "LoRA update scale: paper (1/r, official) or rslora (1/sqrt(r))",
     "stop_at_perfect_val": "true: a run stops once validation is perfect (later epochs cannot be selected, so its "
     "test numbers are the whole schedule's); not part of a run's key",
     "questions": "table: question id -> the question, as registered before the study ran (read by reports)",
     "primary": "table: the primary comparison (method, reference, half_width in points, margin, confidence)",
     "blocks": "array of sub-grids ([[blocks]]) that override the settings above; the grid is their union",
 }
+#: Old spellings of grid keys, still read: old -> today's.
+KEY_ALIASES = {"warmup": "warmup_iters"}
 #: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.experiments.baseline_study.StudyDesign`).
 PRIMARY_KEYS = ("method", "reference", "half_width", "margin", "confidence", "planning_sd")
 #: Keys a ``[[blocks]]`` entry may set: what varies between the parts of one study.
 BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds")
-_DEFAULTS = dict(backbone=None, img_size=224, epochs=20, batch_size=4, weight_decay=0.05, augment="official",
-                 normalize="backbone", warmup=20, workers=0, root=None, exps=None, seeds=[0])  # fmt: skip
+#: A grid without ``base`` starts from TrainConfig's defaults, one seed and no MedFMC splits.
+_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in SETTING_FIELDS},
+             "seeds": [TrainConfig.seed], "exps": None}  # fmt: skip
 
 
 def read_grid(path: str | Path) -> dict:
@@ -77,6 +74,7 @@ def read_grid(path: str | Path) -> dict:
         spec = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise SrLoraError(f"{path}: not valid TOML ({err})") from None
+    spec = {KEY_ALIASES.get(k, k): v for k, v in spec.items()}
     unknown = sorted(set(spec) - set(GRID_KEYS))
     if unknown:
         raise SrLoraError(f"{path}: unknown keys {unknown}; allowed: {', '.join(GRID_KEYS)}")

@@ -15,8 +15,8 @@ from ..data.tasks import load_task
 from ..errors import SrLoraError
 from ..models.backbones import PAPER_BACKBONE
 from ..models.normalization import resolve_normalization
+from ..training.config import SETTING_FIELDS, TrainConfig, config_key
 from ..training.methods import METHODS
-from ..training.run import TrainConfig, config_key
 from .grids import grid_blocks, merge_grid, read_grid
 from .sweeps import sweep_configs
 
@@ -34,7 +34,7 @@ _OFFLINE = dict(
     augment="mild",
     normalize="backbone",
     exps=None,
-    warmup=10,
+    warmup_iters=10,
     methods=CORE_METHODS,
 )
 # The paper profile follows the official recipe, normalisation included. Its backbone is not verified to be the
@@ -49,7 +49,7 @@ _PAPER = dict(
     normalize="official",
     root=None,
     exps=None,
-    warmup=20,
+    warmup_iters=20,
     workers=4,  # data-loading processes per run: keeps a GPU fed at 384 px (part of the run's config)
     methods=CORE_METHODS,
 )
@@ -92,7 +92,7 @@ PROFILES: dict[str, dict[str, dict]] = {
 #: What a CI run of a paper profile on synthetic fixtures overrides: the offline backbone at 28 px, one epoch,
 #: two MedFMC splits and two seeds, so that every code path runs in seconds per run (the numbers mean nothing).
 FIXTURE_OVERRIDES = dict(backbone="dinov2_vits14_imgfocus", img_size=28, epochs=1, exps=[1, 2], seeds=[0],
-                         vtab_seeds=[0, 1], warmup=2, workers=0)  # fmt: skip
+                         vtab_seeds=[0, 1], warmup_iters=2, workers=0)  # fmt: skip
 
 
 def experiment_profile(domain: str, profile: str) -> dict:
@@ -111,27 +111,15 @@ def notebook_settings(domain: str, profile: str, **overrides) -> dict:
 
 
 def base_config(settings: dict, task: str | None = None, **changes) -> TrainConfig:
-    """The :class:`~srlora_utils.training.run.TrainConfig` a profile's settings describe (before methods, seeds,
-    shots and splits vary), for ``task`` (default: the profile's, or its first)."""
+    """The :class:`~srlora_utils.training.config.TrainConfig` a profile's settings describe (before methods, seeds,
+    shots and splits vary), for ``task`` (default: the profile's, or its first): the settings override the fields
+    they name (:data:`~srlora_utils.training.config.SETTING_FIELDS`), ``changes`` override them in turn, and every
+    other field keeps TrainConfig's default."""
     task = task or settings.get("task") or next(iter(settings["tasks"]))
-    decay = settings["weight_decay"]
-    if isinstance(decay, dict):  # per dataset family, as the official configs
-        decay = decay[task.partition(":")[0]]
-    fields = dict(
-        task=task,
-        backbone=settings["backbone"],
-        img_size=settings["img_size"],
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        weight_decay=decay,
-        root=settings["root"],
-        augment=settings["augment"],
-        normalize=settings["normalize"],
-        warmup_iters=settings.get("warmup", 20),
-        workers=settings.get("workers", 0),
-        scaling=settings.get("scaling", "paper"),
-    )
-    return TrainConfig(**{**fields, **changes})  # fmt: skip
+    fields = {k: settings[k] for k in SETTING_FIELDS if k in settings}
+    if isinstance(fields.get("weight_decay"), dict):  # per dataset family, as the official configs
+        fields["weight_decay"] = fields["weight_decay"][task.partition(":")[0]]
+    return TrainConfig(task=task, **{**fields, **changes})
 
 
 def task_exps(settings: dict, task: str) -> list[int] | None:

@@ -20,7 +20,7 @@ from ..data.medfmc import MEDFMC_CLASSES, MEDFMC_MULTILABEL
 from ..data.paths import DATA_ENV, DEFAULT_ROOTS, FIXTURE_MARKER, data_dir
 from ..data.vtab import VTAB_CLASS_COUNTS
 from ..errors import SrLoraError
-from ..training.run import TrainConfig
+from ..training.config import TrainConfig
 
 _DIFFERENCES = [
     ("model selection", "VTAB-1k: best test-set epoch; MedFMC: few-shot validation split",

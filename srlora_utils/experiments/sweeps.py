@@ -9,8 +9,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import SrLoraError
+from ..training.config import TrainConfig, config_key
 from ..training.records import read_records
-from ..training.run import TrainConfig, config_key, train
+from ..training.run import train
 
 
 def sweep_configs(

@@ -11,7 +11,6 @@ import random
 import resource
 import time
 from collections.abc import Sized
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -26,51 +25,11 @@ from ..data.tasks import check_exp, load_task
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
 from ..models.normalization import NORMALIZATIONS, resolve_normalization
+from .config import TrainConfig, config_key
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import PERFECT, classification_metrics, selection_metric
 from .nested import EVAL_RANKS
-from .records import append_record, find_record, run_key
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines one run. ``lr=None`` takes the method's official default.
-
-    ``augment``: training augmentation (``official``, ``mild`` or ``none``); ``normalize``: input mean/std
-    (``backbone``: the backbone's pretrained statistics, ``official``: ImageNet's as the official recipe);
-    ``scaling``: LoRA update scale (``paper``: 1/r, ``rslora``: 1/sqrt(r)); ``eval_rank``: ``full``, or
-    ``random`` for nested methods to select and test as the official code does (a random rank at evaluation).
-    ``exp``: MedFMC's official split (1-5), required for MedFMC tasks and refused for others; ``seed`` then
-    fixes initialisation and data order only. ``root``: relative roots are read under the data folder.
-    ``workers``: data-loading processes (0: in the training process); each is seeded from the run's seed, so a
-    run is deterministic for a given ``workers``, but its augmentations differ from another ``workers``'.
-    """
-
-    task: str = "digits"
-    method: str = "srlora"
-    shots: int = 5
-    seed: int = 0
-    exp: int | None = None
-    backbone: str | None = None
-    img_size: int = 56
-    augment: str = "official"
-    normalize: str = "backbone"
-    epochs: int = 20
-    batch_size: int = 4
-    lr: float | None = None
-    weight_decay: float = 0.05
-    warmup_iters: int = 20
-    grad_clip: float = 1.0
-    r: int = 8
-    scaling: str = "paper"
-    eval_rank: str = "full"
-    root: str | None = None
-    workers: int = 0
-    device: str = "auto"
-    extra: dict = field(default_factory=dict)
-
-    def resolved_lr(self) -> float:
-        return self.lr if self.lr is not None else get_spec(self.method).lr
+from .records import append_record, find_record
 
 
 def _device(name: str) -> torch.device:
@@ -213,16 +172,6 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
-
-
-#: Config fields that say where a run executes, not what it is: they do not enter its key.
-EXECUTION_FIELDS = ("device",)
-
-
-def config_key(cfg: TrainConfig) -> str:
-    """The run's key in records: its whole config except :data:`EXECUTION_FIELDS` (a run done on one GPU counts as
-    done on any other)."""
-    return run_key({k: v for k, v in dataclasses.asdict(cfg).items() if k not in EXECUTION_FIELDS})
 
 
 def train(
