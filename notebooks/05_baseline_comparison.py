@@ -22,7 +22,7 @@
 # * **validation-only model selection and full-rank evaluation**: the epoch is chosen on a K-shot validation split and the test set is read once; nested adapters are evaluated at full rank, with the official random-rank evaluation measured beside it;
 # * **enough runs, paired**: every comparison is a difference paired by seed (the same training images and head initialisation), with enough seeds for the primary comparison to reach a registered precision, and a verdict that can also say "equivalent".
 #
-# | profile | tasks | backbone | runs |
+# | preset | tasks | backbone | runs |
 # |---|---|---|---|
 # | `offline` (default, CI) | two **stand-ins**: grey texture patches (3-shot, and 1-shot for question 5) of scikit-image photographs, for the medical side (patch classification as in histology), and scikit-image's LFW subset (faces vs non-faces, 5-shot), for the remote-sensing side | offline DINOv2 ViT-S/14, 56 px | read from the shipped records in `results/baseline-study/` (seconds); `rerun=True` or `make study` trains them all again |
 # | `tutorial` | MedMNIST DermaMNIST and EuroSAT (online, or local files, see `data/README.md`) | offline DINOv2 ViT-S/14, 112 px | trained here (a GPU) |
@@ -32,8 +32,8 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill): the defaults read the offline study's shipped records (nothing trains).
-profile = "offline"  # offline | tutorial | paper: which study grid (grids/baseline-study[-tutorial|-paper].toml)
-records = None  # None: the profile's records (offline: the shipped results/baseline-study/records.jsonl)
+preset = "offline"  # offline | tutorial | paper: which study grid (grids/baseline-study[-tutorial|-paper].toml)
+records = None  # None: the preset's records (offline: the shipped results/baseline-study/records.jsonl)
 rerun = False  # True: train the whole study again from scratch, into build/ (the shipped records stay untouched)
 tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed): every code path runs, numbers mean nothing
 epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser steps to prune)
@@ -53,12 +53,12 @@ from srlora_utils.experiments.baseline_study import (
 from srlora_utils.experiments.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 from srlora_utils.training.methods import METHOD_SPECS
 from srlora_utils.plotting import plot_comparisons, plot_rank_allocation, plot_results
-from srlora_utils.experiments.profiles import grid_settings, profile_configs
+from srlora_utils.experiments.grids import grid_configs, grid_settings
 from srlora_utils.experiments.readings import Reading, read_baselines, read_random_rank, read_spearman
 from srlora_utils.experiments.sweeps import run_configs, summary_table
 
 pd.set_option("display.precision", 2)
-grid, records = study_files(profile, records, rerun)
+grid, records = study_files(preset, records, rerun)
 settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
@@ -106,11 +106,11 @@ pd.DataFrame(
 # %% [markdown]
 # ## 3. The runs
 #
-# The study runs through the same resumable sweep as `srlora sweep`: a run already in the records is read, not trained again. With the defaults every run is read from the shipped records; `rerun=True` trains the whole study from scratch into a fresh file (`make study` does the same from the shell), and the tutorial and paper profiles train what their records lack.
+# The study runs through the same resumable sweep as `srlora sweep`: a run already in the records is read, not trained again. With the defaults every run is read from the shipped records; `rerun=True` trains the whole study from scratch into a fresh file (`make study` does the same from the shell), and the tutorial and paper presets train what their records lack.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-runs = run_configs(profile_configs(settings), records=str(records))
+runs = run_configs(grid_configs(settings), records=str(records))
 
 # %% [markdown]
 # Seconds of training per run (median over the cell's runs, from the records), and the optimiser steps each setting took:
@@ -273,7 +273,7 @@ read_random_rank(main, metric)
 # srlora sweep grids/baseline-study-paper.toml --records results/baseline-study-paper.jsonl --jobs 1
 # ```
 #
-# then this notebook with `profile="paper"` reads those records (it trains what they lack). `profile="tutorial"` does the same on MedMNIST DermaMNIST and EuroSAT.
+# then this notebook with `preset="paper"` reads those records (it trains what they lack). `preset="tutorial"` does the same on MedMNIST DermaMNIST and EuroSAT.
 #
 # | | official code and paper | this notebook |
 # |---|---|---|

@@ -1,4 +1,4 @@
-"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a profile's
+"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's
 grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic trees)."""
 
 from __future__ import annotations
@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
 
-    w = sub.add_parser("sweep", help="run a profile's whole grid (resumes from its records)")
-    w.add_argument("grid", help="a .toml grid file, or domain:profile (reproduction:paper, medical:paper, ...)")
+    w = sub.add_parser("sweep", help="run a preset's or a grid file's runs (resumes from its records)")
+    w.add_argument("grid", help="a .toml grid file, or domain:preset (reproduction:paper, medical:paper, ...)")
     w.add_argument(
         "--records", default="results/runs.jsonl",
         help="a .jsonl file (one machine) or a directory (clusters, network file systems); recorded runs are skipped",
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--img-size", type=int, default=None)
     w.add_argument("--epochs", type=int, default=None)
     w.add_argument("--shots", type=int, nargs="+", default=None)
-    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the profile's)")
+    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the grid's)")
     w.add_argument("--seeds", type=int, nargs="+", default=None)
     w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
     w.add_argument("--device", default=None)
@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from .experiments.grids import grid_configs, grid_settings
     from .experiments.launch import worker_share
-    from .experiments.profiles import grid_settings, profile_configs
     from .experiments.sweeps import run_configs, shard
     from .training.config import config_key
     from .training.records import done_keys
@@ -195,7 +195,7 @@ def _sweep(args: argparse.Namespace) -> int:
         return _local_jobs(args)
     keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
     settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
-    configs = profile_configs(settings)
+    configs = grid_configs(settings)
     share = worker_share(args.shard)
     device = args.device or share.device
     if device is not None:  # where a run executes does not change what it is: the key stays the grid's

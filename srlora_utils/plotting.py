@@ -137,8 +137,8 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
 
 def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure:
     """One panel per need of :func:`~srlora_utils.experiments.controlled.allocation_experiment` (``table``): relative
-    fit error
-    against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the profile's model."""
+    fit error against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the model
+    whose stable ranks were used."""
     needs = list(dict.fromkeys(table["need"]))
     fig, axes = plt.subplots(1, len(needs), figsize=(3.3 * len(needs), 3.2), sharey=True)
     titles = {"proportional": "need ∝ stable rank\n(the prior is right)", "inverse": "need ∝ 1 / stable rank\n"

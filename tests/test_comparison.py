@@ -55,17 +55,17 @@ def test_pixel_baselines_on_lfw():
     assert all(50 < v <= 100 for v in base.values())  # faces vs non-faces: raw pixels beat chance
 
 
-def test_profiles_own_their_augmentation_and_methods():
-    from srlora_utils.experiments.profiles import CORE_METHODS, experiment_profile
+def test_presets_own_their_augmentation_and_methods():
+    from srlora_utils.experiments.presets import CORE_METHODS, preset
     from srlora_utils.training.methods import METHODS
 
     for domain in ("medical", "remote_sensing", "comparison"):
-        assert experiment_profile(domain, "offline")["augment"] == "mild"
-        assert experiment_profile(domain, "paper")["augment"] == "official"
-    assert experiment_profile("comparison", "offline")["methods"] == list(METHODS)
-    settings = experiment_profile("medical", "offline")
-    settings["methods"].append("eva")  # a copy: the profile itself is unchanged
-    assert experiment_profile("medical", "offline")["methods"] == CORE_METHODS
+        assert preset(domain, "offline")["augment"] == "mild"
+        assert preset(domain, "paper")["augment"] == "official"
+    assert preset("comparison", "offline")["methods"] == list(METHODS)
+    settings = preset("medical", "offline")
+    settings["methods"].append("eva")  # a copy: the preset itself is unchanged
+    assert preset("medical", "offline")["methods"] == CORE_METHODS
 
 
 def test_adaptation_gain_reads_the_domain_gap_from_a_summary():

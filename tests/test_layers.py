@@ -99,7 +99,7 @@ def test_each_subpackage_says_what_it_holds_and_may_import():
 
 def test_the_layer_test_sees_imports_inside_functions():
     edges = _edges()
-    assert "srlora_utils.experiments.grids" in edges["srlora_utils.experiments.profiles"]
+    assert "srlora_utils.experiments.presets" in edges["srlora_utils.experiments.grids"]
     assert "srlora_utils.core.checkpoint" in edges["srlora_utils.core.profile"]
     assert "srlora_utils.models.backbones" in edges["srlora_utils.models.normalization"]  # imported in a function
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from srlora_utils import SrLoraError
-from srlora_utils.experiments.profiles import PROFILES, grid_settings, profile_configs
+from srlora_utils.experiments.grids import grid_configs, grid_settings
+from srlora_utils.experiments.presets import PRESETS
 from srlora_utils.experiments.sweeps import run_configs, summary_table
 from srlora_utils.training.config import EXECUTION_FIELDS, TrainConfig, config_key, upgrade_config
 from srlora_utils.training.records import done_keys, read_records, run_key
@@ -24,14 +25,14 @@ BEFORE_18 = REPO / "tests" / "data" / "records-before-issue-18.jsonl"
 
 def _specs() -> list[str]:
     return [f"grids/{g.name}" for g in sorted((REPO / "grids").glob("*.toml"))] + [
-        f"{d}:{n}" for d, names in PROFILES.items() for n in names
+        f"{d}:{n}" for d, names in PRESETS.items() for n in names
     ]
 
 
 @pytest.mark.parametrize("spec", _specs())
 def test_every_grid_and_preset_keeps_its_run_keys(spec):
     path = str(REPO / spec) if spec.endswith(".toml") else spec
-    keys = sorted(config_key(c) for c in profile_configs(grid_settings(path)))
+    keys = sorted(config_key(c) for c in grid_configs(grid_settings(path)))
     assert spec in SNAPSHOT, f"{spec} is new: add its keys to tests/data/grid_keys.json"
     assert keys == SNAPSHOT[spec], f"{spec}: the runs' keys changed, so recorded runs would train again"
 
@@ -86,5 +87,5 @@ def test_the_old_grid_spelling_warmup_reads_as_warmup_iters(tmp_path):
     old, new = tmp_path / "old.toml", tmp_path / "new.toml"
     old.write_text('methods = ["lora"]\nwarmup = 3\n[tasks]\nlfw = 5\n')
     new.write_text('methods = ["lora"]\nwarmup_iters = 3\n[tasks]\nlfw = 5\n')
-    configs = [profile_configs(grid_settings(str(p))) for p in (old, new)]
+    configs = [grid_configs(grid_settings(str(p))) for p in (old, new)]
     assert configs[0] == configs[1] and configs[0][0].warmup_iters == 3

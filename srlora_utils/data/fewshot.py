@@ -22,7 +22,7 @@ FIXTURE_LABEL = "synthetic fixture, not results"
 class FewShotTask:
     """A few-shot classification task: train / val / test sets and what they are.
 
-    ``standin`` is True when the data only stands in for the real task (offline profile), ``fixture``
+    ``standin`` is True when the data only stands in for the real task (the offline preset), ``fixture``
     when they are a synthetic tree in an official layout (:mod:`srlora_utils.data.fixtures`): every table and
     figure made from them must say so, and ``display_name`` does. ``exp`` is MedFMC's official split.
     """

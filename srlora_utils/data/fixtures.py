@@ -1,4 +1,4 @@
-"""Synthetic data trees in the exact official layouts (MedFMC, VTAB-1k), so every paper-profile path can run.
+"""Synthetic data trees in the exact official layouts (MedFMC, VTAB-1k), so every paper-preset path can run.
 
 The images are small random textures, one template per class (multi-label images blend their classes'
 templates) plus noise: a model can learn them, which is all a fixture needs to show. Every tree carries
@@ -153,8 +153,8 @@ def write_vtab_fixture(
 
 
 def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -> dict[str, Path]:
-    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the profiles read), images of
-    ``size`` px drawn from ``seed``; point ``SRLORA_DATA`` at ``data_dir`` to run the paper profiles on them.
+    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the presets read), images of
+    ``size`` px drawn from ``seed``; point ``SRLORA_DATA`` at ``data_dir`` to run the paper presets on them.
     Existing fixtures are kept."""
     data_dir = Path(data_dir)
     return {
@@ -165,7 +165,7 @@ def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -
 
 def use_fixture_data(data_dir: str | os.PathLike) -> Path:
     """Write the fixtures under ``data_dir`` (kept if already there) and make it this process's data folder
-    (``SRLORA_DATA``): the paper profiles then read them. Returns the folder."""
+    (``SRLORA_DATA``): the paper presets then read them. Returns the folder."""
     from .paths import DATA_ENV
 
     folder = Path(data_dir).resolve()

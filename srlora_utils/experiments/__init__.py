@@ -1,4 +1,4 @@
-"""What the lessons run and read: presets of settings and grid files (``profiles``, ``grids``), sweeps and their
+"""What the lessons run and read: presets of settings and grid files (``presets``, ``grids``), sweeps and their
 launch (``sweeps``, ``launch``), the training notebooks' study (``study``), notebook 05's baseline study
 (``baseline_study``, ``comparison``, ``baselines``, ``readings``), the paper's reproduction (``report``,
 ``protocol``, ``reference``) and the controlled allocation experiment (``controlled``). The names the lessons use
@@ -10,8 +10,8 @@ May import: errors, lazy, core, models, data, training, plotting
 from ..lazy import lazy_exports
 
 _LAZY = {
-    **{n: "profiles" for n in ("base_config", "example_task", "experiment_profile", "grid_settings",
-                               "notebook_settings", "profile_configs", "profile_tasks", "task_exps")},
+    **{n: "presets" for n in ("CORE_METHODS", "notebook_settings", "preset")},
+    **{n: "grids" for n in ("base_config", "example_task", "grid_configs", "grid_settings", "grid_tasks", "task_exps")},
     **{n: "sweeps" for n in ("first_repeat", "run_configs", "run_sweep", "runs_table", "summary_table")},
     **{n: "study" for n in ("adaptation_gain", "allocation_summary", "rank_allocations", "run_study")},
     **{n: "comparison" for n in ("allocation_atlas", "cost_table", "paired_differences", "random_rank_evaluation")},

@@ -288,31 +288,31 @@ def read_power(runs: list[dict], design: StudyDesign, metric: str = "accuracy") 
     return Reading(lines)
 
 
-#: Each training profile's study grid (in the repository's ``grids/``).
+#: Each preset's study grid (in the repository's ``grids/``).
 STUDY_GRIDS = {"offline": "baseline-study.toml", "tutorial": "baseline-study-tutorial.toml",
                "paper": "baseline-study-paper.toml"}  # fmt: skip
 #: Where the offline study's records are shipped, relative to the repository.
 SHIPPED_RECORDS = "results/baseline-study/records.jsonl"
 
 
-def study_files(profile: str = "offline", records: str | None = None, rerun: bool = False) -> tuple[Path, Path]:
-    """The study grid of ``profile`` and the records it reads and extends: ``records`` when given; else a fresh file
+def study_files(preset: str = "offline", records: str | None = None, rerun: bool = False) -> tuple[Path, Path]:
+    """The study grid of ``preset`` and the records it reads and extends: ``records`` when given; else a fresh file
     under ``build/`` when ``rerun`` (the whole study trains again; any earlier rerun there is removed); else the
-    shipped records (offline) or ``results/baseline-study-<profile>.jsonl``. Paths are the repository's."""
-    if profile not in STUDY_GRIDS:
-        raise SrLoraError(f"unknown profile {profile!r} for the baseline study: use one of {', '.join(STUDY_GRIDS)}")
+    shipped records (offline) or ``results/baseline-study-<preset>.jsonl``. Paths are the repository's."""
+    if preset not in STUDY_GRIDS:
+        raise SrLoraError(f"unknown preset {preset!r} for the baseline study: use one of {', '.join(STUDY_GRIDS)}")
     repo = Path(__file__).resolve().parents[2]
-    grid = repo / "grids" / STUDY_GRIDS[profile]
+    grid = repo / "grids" / STUDY_GRIDS[preset]
     if not grid.is_file():
         raise SrLoraError(f"study grid {grid} is missing: run notebook 05 from a checkout of the kit")
     if records is not None:
         return grid, Path(records).resolve()
     if rerun:
-        fresh = repo / "build" / f"baseline-study-{profile}-rerun" / "records.jsonl"
+        fresh = repo / "build" / f"baseline-study-{preset}-rerun" / "records.jsonl"
         fresh.unlink(missing_ok=True)
         return grid, fresh
-    shipped = repo / (SHIPPED_RECORDS if profile == "offline" else f"results/baseline-study-{profile}.jsonl")
-    if profile == "offline" and not shipped.is_file():
+    shipped = repo / (SHIPPED_RECORDS if preset == "offline" else f"results/baseline-study-{preset}.jsonl")
+    if preset == "offline" and not shipped.is_file():
         raise SrLoraError(
             f"the shipped study records {shipped} are missing: restore them with `git checkout -- "
             f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~95 min)"
@@ -324,14 +324,13 @@ def design_table(settings: dict) -> pd.DataFrame:
     """The study's blocks as registered: question, tasks with shot counts, methods, seeds, epochs, scaling, and the
     runs each block adds to the ones above it (a block may repeat earlier runs: each run trains once)."""
     from ..training.config import config_key
-    from .grids import grid_blocks
-    from .profiles import profile_configs
+    from .grids import grid_blocks, grid_configs
 
     rows: list[dict] = []
     seen: set[str] = set()
     for part in grid_blocks(settings):
         tasks = part.get("tasks") or {part["task"]: part["shots"]}
-        keys = {config_key(c) for c in profile_configs({k: v for k, v in part.items() if k != "blocks"})}
+        keys = {config_key(c) for c in grid_configs({k: v for k, v in part.items() if k != "blocks"})}
         rows.append({"block": part.get("name", "grid"), "question": part.get("question", ""),
                      "tasks (shots)": ", ".join(f"{t} ({k})" for t, k in tasks.items()),
                      "methods": len(part["methods"]), "seeds": len(part["seeds"]), "epochs": part["epochs"],
@@ -370,7 +369,7 @@ def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
     ``runs``,
     on the seeds (or MedFMC splits) that every cell of that setting ran, so that each method pairs with them."""
     from .baselines import baseline_runs
-    from .profiles import task_exps
+    from .grids import task_exps
 
     parts = []
     for (task, shots), part in _groups(runs).items():

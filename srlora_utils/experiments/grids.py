@@ -1,16 +1,17 @@
 """Grid files: a TOML description of a sweep (tasks x shots x MedFMC splits or seeds x methods, plus fixed
-settings), optionally starting from a built-in profile.
+settings), optionally starting from a preset (:mod:`srlora_utils.experiments.presets`), and the runs a grid holds.
 
 Example (``grids/paper-medfmc.toml``)::
 
-    base = "reproduction:paper"          # optional: start from a profile's settings
+    base = "reproduction:paper"          # optional: start from a preset's settings
     methods = ["lora", "srlora", "srlora_budget"]
     exps = [1, 2, 3, 4, 5]
     [tasks]
     "medfmc:chest" = [1, 5, 10]
     "medfmc:colon" = [1, 5, 10]
 
-Keys are the profile keys (:data:`GRID_KEYS`); anything else is refused with the list of allowed keys.
+Keys are the settings of a run and the grid's structure (:data:`GRID_KEYS`); anything else is refused with the
+list of allowed keys.
 
 A study that is more than one rectangle (some methods under another scaling, some tasks at more seeds) lists
 ``[[blocks]]``: each block is a sub-grid whose keys (:data:`BLOCK_KEYS`) override the file's top-level settings,
@@ -30,14 +31,19 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..data.fewshot import FewShotTask
+from ..data.tasks import load_task
 from ..errors import SrLoraError
-from ..training.config import FIELD_HELP, SETTING_FIELDS, TrainConfig
+from ..models.normalization import resolve_normalization
+from ..training.config import FIELD_HELP, SETTING_FIELDS, TrainConfig, config_key
 from ..training.methods import METHODS, SCALINGS
+from .presets import FIXTURE_OVERRIDES, MEDFMC_EXPS, preset
+from .sweeps import sweep_configs
 
 #: Keys a grid file may set, with what each means: the grid's structure, and any setting of a run
 #: (:data:`~srlora_utils.training.config.SETTING_FIELDS`, described by TrainConfig's own help).
 GRID_KEYS = {
-    "base": "a built-in profile to start from, domain:profile (e.g. reproduction:paper)",
+    "base": "a preset to start from, domain:preset (e.g. reproduction:paper)",
     "tasks": "table task -> list of shot counts (or one shot count)",
     "task": "one task (with 'shots')",
     "shots": "shot counts for 'task'",
@@ -66,10 +72,10 @@ _DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.
 
 def read_grid(path: str | Path) -> dict:
     """The keys a TOML grid file sets, checked against :data:`GRID_KEYS` (``base`` not yet resolved: see
-    :func:`~srlora_utils.experiments.profiles.grid_settings`); one-line errors name the file."""
+    :func:`grid_settings`); one-line errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a profile such as reproduction:paper")
+        raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a preset such as reproduction:paper")
     try:
         spec = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
@@ -130,3 +136,92 @@ def grid_blocks(settings: dict) -> list[dict]:
             part.pop("task", None)
         merged.append(part)
     return merged
+
+
+def base_config(settings: dict, task: str | None = None, **changes) -> TrainConfig:
+    """The :class:`~srlora_utils.training.config.TrainConfig` a grid's settings describe (before methods, seeds,
+    shots and splits vary), for ``task`` (default: the grid's, or its first): the settings override the fields
+    they name (:data:`~srlora_utils.training.config.SETTING_FIELDS`), ``changes`` override them in turn, and every
+    other field keeps TrainConfig's default."""
+    task = task or settings.get("task") or next(iter(settings["tasks"]))
+    fields = {k: settings[k] for k in SETTING_FIELDS if k in settings}
+    if isinstance(fields.get("weight_decay"), dict):  # per dataset family, as the official configs
+        fields["weight_decay"] = fields["weight_decay"][task.partition(":")[0]]
+    return TrainConfig(task=task, **{**fields, **changes})
+
+
+def task_exps(settings: dict, task: str) -> list[int] | None:
+    """The MedFMC splits a grid sweeps for ``task`` (default all five; None for tasks that draw splits by seed)."""
+    return (settings.get("exps") or MEDFMC_EXPS) if task.startswith("medfmc:") else None
+
+
+def example_task(settings: dict) -> FewShotTask:
+    """The grid's task for its first shot count and seed (or MedFMC split), read as training reads it."""
+    cfg = base_config(settings)
+    exps = task_exps(settings, cfg.task)
+    norm = resolve_normalization(cfg.normalize, cfg.backbone)
+    exp = exps[0] if exps else None
+    return load_task(cfg.task, settings["shots"][0], settings["seeds"][0], cfg.root, cfg.img_size, cfg.augment,
+                     exp=exp, norm=norm)  # fmt: skip
+
+
+def grid_tasks(settings: dict) -> dict[str, list[int]]:
+    """Task -> shot counts of a grid (``task`` with ``shots``, or a ``tasks`` mapping)."""
+    if "tasks" not in settings:
+        return {settings["task"]: list(settings["shots"])}
+    return {t: [k] if isinstance(k, int) else list(k) for t, k in settings["tasks"].items()}
+
+
+def grid_configs(settings: dict) -> list[TrainConfig]:
+    """Every run of a grid: per task, shots x MedFMC splits x methods x seeds (VTAB tasks use
+    ``vtab_seeds`` when the grid has them); a grid with ``blocks`` is the union of its blocks, each run once."""
+    configs, seen = [], set()
+    for part in grid_blocks(settings):
+        for task, shots in grid_tasks(part).items():
+            seeds = part.get("vtab_seeds", part["seeds"]) if task.startswith("vtab:") else part["seeds"]
+            for cfg in sweep_configs(base_config(part, task), part["methods"], seeds, shots, task_exps(part, task)):
+                key = config_key(cfg)
+                if key not in seen:
+                    seen.add(key)
+                    configs.append(cfg)
+    return configs
+
+
+def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:
+    """Settings of a grid: a ``.toml`` grid file (see this module's docstring) or a preset, ``domain:preset``
+    (e.g. ``reproduction:paper``), at CI size when ``tiny`` (:data:`FIXTURE_OVERRIDES`), with non-None ``overrides``
+    on top. ``shots`` applies to every task; ``seeds``
+    replaces VTAB's seeds too."""
+    if grid.endswith(".toml"):
+        spec = read_grid(grid)
+        settings = merge_grid(grid, spec, grid_settings(spec["base"]) if "base" in spec else None)
+    else:
+        domain, sep, name = grid.partition(":")
+        if not sep:
+            raise SrLoraError(f"grid {grid!r} is neither a .toml grid file nor domain:preset (e.g. reproduction:paper)")
+        settings = preset(domain, name)
+    if tiny:
+        settings.update(FIXTURE_OVERRIDES)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    shots = overrides.pop("shots", None)
+    if shots is not None:
+        if "tasks" in settings:
+            settings["tasks"] = {t: list(shots) for t in settings["tasks"]}
+        else:
+            settings["shots"] = list(shots)
+    if "seeds" in overrides:
+        settings.pop("vtab_seeds", None)
+    settings.update(overrides)
+    # What CI size or the caller overrides holds in every block of a study too (a block's own seeds, epochs, ...).
+    forced = set(overrides) | (set(FIXTURE_OVERRIDES) if tiny else set())
+    if "seeds" in overrides:
+        forced.add("vtab_seeds")
+    blocks = []
+    for block in settings.get("blocks", []):
+        block = {k: v for k, v in block.items() if k not in forced}
+        if shots is not None and "tasks" in block:
+            block["tasks"] = {t: list(shots) for t in block["tasks"]}
+        blocks.append(block)
+    if blocks:
+        settings["blocks"] = blocks
+    return settings

@@ -30,18 +30,18 @@ _DIFFERENCES = [
     ("rank budget", "round(stable rank): about 8.8x the parameters of LoRA r=8 on ViT-B/16",
      "the same rule (srlora), plus srlora_budget at exactly LoRA's parameter count"),
     ("normalisation", "ImageNet mean/std for every backbone (ViT-B/16 in21k was trained with 0.5/0.5)",
-     "paper profile: the official choice (normalize='official'); default elsewhere: the backbone's own"),
+     "paper preset: the official choice (normalize='official'); default elsewhere: the backbone's own"),
     ("MedFMC splits", "exp1 only, seed 666", "exp1-exp5, each named in the config and record; mean ± std"),
     ("VTAB-1k splits", "five few-shot splits", "five seeds drawing disjoint K-shot train and val from train800val200"),
     ("rank computation", "float32 SVD in NumPy, ranks pasted into configs by hand",
      "computed from the loaded weights at run time, recorded per run"),
     ("recipe", "AdamW, lr 1e-3 (full FT 2e-5), wd 0.3 / 0.05, 20 epochs, batch 4, cosine, 20 warm-up steps, "
-     "clip 1.0, 384 px, RandomResizedCrop + flip", "the same in the paper profile"),
+     "clip 1.0, 384 px, RandomResizedCrop + flip", "the same in the paper preset"),
 ]  # fmt: skip
 
 
 def protocol_differences() -> pd.DataFrame:
-    """Aspect by aspect: what the official code does and what this kit's paper profile does."""
+    """Aspect by aspect: what the official code does and what this kit's paper preset does."""
     return pd.DataFrame(_DIFFERENCES, columns=["aspect", "official code", "this kit"]).set_index("aspect")
 
 

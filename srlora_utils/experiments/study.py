@@ -1,4 +1,4 @@
-"""A few-shot study in one object: a profile's task, the backbone's rank allocations, every method's runs, and the
+"""A few-shot study in one object: a preset's task, the backbone's rank allocations, every method's runs, and the
 tables and figures the training notebooks show (notebook 03 builds them step by step, notebook 04 in one call)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..plotting import plot_rank_allocation, plot_results, plot_training_curves
 from ..training.methods import METHOD_SPECS
 from .baselines import baseline_table
 from .comparison import cost_table, paired_interval, paired_values
-from .profiles import base_config, example_task, task_exps
+from .grids import base_config, example_task, task_exps
 from .readings import Reading, read_gain, read_ranking
 from .sweeps import first_repeat, run_sweep, summary_table
 
@@ -128,8 +128,8 @@ class FewShotStudy:
 
 
 def run_study(settings: dict, records: str | None = None, r: int = 8, progress: bool = True) -> FewShotStudy:
-    """Run every method of ``settings`` (a profile's, see
-    :func:`~srlora_utils.experiments.profiles.notebook_settings`) over
+    """Run every method of ``settings`` (a preset's, see
+    :func:`~srlora_utils.experiments.presets.notebook_settings`) over
     its shots, seeds and MedFMC splits, after computing the backbone's allocations at LoRA rank ``r``.
 
     ``records`` (a ``.jsonl`` file or a directory) keeps each run and lets an interrupted study resume;
