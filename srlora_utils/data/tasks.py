@@ -42,6 +42,13 @@ class TaskRequest:
     norm: Normalization | None
     options: dict = field(default_factory=dict)
 
+    @property
+    def path(self) -> Path:
+        """The family's folder (for families that read one: :func:`load_task` resolved it)."""
+        if self.root is None:
+            raise SrLoraError(f"task {self.name!r} reads a local folder: pass root=<folder> (see data/README.md)")
+        return self.root
+
 
 @dataclass(frozen=True)
 class TaskFamily:
@@ -77,13 +84,13 @@ for _family in (
     TaskFamily("lfw", "lfw", _standin(load_lfw_standin), folder=False),
     TaskFamily("textures", "textures", _standin(load_textures_standin), folder=False),
     TaskFamily("vtab", "vtab:<task>",
-               lambda r: load_vtab(r.sub, r.root, r.shots, r.seed, r.img_size, r.augment, r.norm)),
+               lambda r: load_vtab(r.sub, r.path, r.shots, r.seed, r.img_size, r.augment, r.norm)),
     TaskFamily("medfmc", "medfmc:<chest|colon|endo>", official_splits=True,
-               load=lambda r: load_medfmc(r.sub, r.root, r.shots, int(r.exp or 0), r.img_size, r.augment, r.norm)),
-    TaskFamily("medmnist", "medmnist:<flag>", lambda r: load_medmnist(r.sub, r.root, r.shots, r.seed, r.img_size,
+               load=lambda r: load_medfmc(r.sub, r.path, r.shots, int(r.exp or 0), r.img_size, r.augment, r.norm)),
+    TaskFamily("medmnist", "medmnist:<flag>", lambda r: load_medmnist(r.sub, r.path, r.shots, r.seed, r.img_size,
                                                                         r.augment, r.norm, **r.options)),
-    TaskFamily("eurosat", "eurosat", lambda r: load_eurosat(r.root, r.shots, r.seed, r.img_size, r.augment, r.norm)),
-    TaskFamily("imagefolder", "imagefolder", lambda r: load_imagefolder(r.root, r.shots, r.seed, r.img_size,
+    TaskFamily("eurosat", "eurosat", lambda r: load_eurosat(r.path, r.shots, r.seed, r.img_size, r.augment, r.norm)),
+    TaskFamily("imagefolder", "imagefolder", lambda r: load_imagefolder(r.path, r.shots, r.seed, r.img_size,
                                                                           r.augment, r.norm)),
 ):  # fmt: skip
     register_task(_family)
