@@ -93,9 +93,29 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``srlora`` argument parser (sub-commands: allocate)."""
+    """The ``srlora`` argument parser: allocate, train, sweep, report, fixtures and check-backbone."""
     parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_allocate(sub)
+    _add_train(sub)
+    _add_sweep(sub)
+    r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
+    r.add_argument("records", nargs="+", help="JSON-lines records files")
+    r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
+    r.set_defaults(func=_report)
+
+    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
+    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
+    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
+    f.set_defaults(func=_fixtures)
+
+    b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
+    b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
+    b.set_defaults(func=_check_backbone)
+    return parser
+
+
+def _add_allocate(sub) -> None:
     p = sub.add_parser("allocate", help="print the LoRA rank of every adapted matrix of a backbone")
     p.add_argument(
         "--backbone", default=None, help=f"timm name or checkpoint path (default: offline {OFFLINE_BACKBONE})"
@@ -125,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
 
+
+def _add_train(sub) -> None:
     from .data.images import AUGMENTATIONS
     from .models.normalization import NORMALIZATIONS
     from .training.methods import METHODS, SCALINGS  # light: no torch model is built at import
@@ -139,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
+
+
+def _add_sweep(sub) -> None:
+    from .training.methods import METHODS
 
     w = sub.add_parser("sweep", help="run a preset's or a grid file's runs (resumes from its records)")
     w.add_argument("grid", help="a .toml grid file, or domain:preset (reproduction:paper, medical:paper, ...)")
@@ -167,21 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
     w.add_argument("--device", default=None)
     w.set_defaults(func=_sweep)
-
-    r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
-    r.add_argument("records", nargs="+", help="JSON-lines records files")
-    r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
-    r.set_defaults(func=_report)
-
-    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
-    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
-    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
-    f.set_defaults(func=_fixtures)
-
-    b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
-    b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
-    b.set_defaults(func=_check_backbone)
-    return parser
 
 
 def _sweep(args: argparse.Namespace) -> int:
