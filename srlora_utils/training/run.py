@@ -174,6 +174,27 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
 
 
+def _test_selected(
+    adapted: AdaptedModel, best_state: dict[str, torch.Tensor], cfg: TrainConfig, loader: DataLoader,
+    multilabel: bool, device: torch.device,
+) -> tuple[dict[str, float], dict]:  # fmt: skip
+    """Load the selected epoch's trainable state ``best_state`` into ``adapted``'s model and evaluate it once on the
+    test ``loader``; nested methods evaluated at full rank are also evaluated as the official code does (a random
+    rank, seeded from ``cfg``), under ``test_random_rank`` in the second dict."""
+    names = dict(adapted.model.named_parameters())
+    with torch.no_grad():
+        for n, v in best_state.items():
+            names[n].copy_(v.to(device))
+    test = evaluate(adapted.model, loader, multilabel, device)
+    extra = {}
+    if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
+        adapted.sampler.eval_rank = "random"
+        adapted.sampler.reseed(cfg.seed + 2)
+        extra["test_random_rank"] = evaluate(adapted.model, loader, multilabel, device)
+        adapted.sampler.eval_rank = "full"
+    return test, extra
+
+
 def train(
     cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True,
     stop_at_perfect_val: bool = False,
@@ -206,26 +227,16 @@ def train(
         eval_rank=cfg.eval_rank, init_loader=init_loader(task),
     )  # fmt: skip
     adapted = prepare_method(backbone, cfg.method, ctx)
-    model = adapted.model.to(device)
+    adapted.model.to(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
     history, best_state, best_epoch, best, step_times = _fit(
         adapted, cfg, loaders, task.multilabel, device, progress, stop_at_perfect_val
     )
-    names = dict(model.named_parameters())
-    with torch.no_grad():
-        if best_state is None:
-            raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
-        for n, v in best_state.items():
-            names[n].copy_(v.to(device))
-    test = evaluate(model, loaders["test"], task.multilabel, device)
-    extra = {}
-    if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
-        adapted.sampler.eval_rank = "random"
-        adapted.sampler.reseed(cfg.seed + 2)
-        extra["test_random_rank"] = evaluate(model, loaders["test"], task.multilabel, device)
-        adapted.sampler.eval_rank = "full"
+    if best_state is None:
+        raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
+    test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device)
     ranks = adapted.ranks()
     peak, peak_kind = _peak_memory(device)
     record = {
