@@ -50,7 +50,8 @@ def test_standins_are_labelled_and_deterministic(name, shots):
     again = load_task(name, shots=shots, seed=0, img_size=32)
     assert torch.equal(task.val[0][0], again.val[0][0])
     other = load_task(name, shots=shots, seed=1, img_size=32)
-    assert len(task.test) == len(other.test)  # the test set does not depend on the seed
+    assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(task.test, other.test))  # seed-free test set
+    assert any(not torch.equal(a[0], b[0]) for a, b in zip(task.train, other.train))  # another seed, another split
 
 
 def test_texture_patches_keep_test_pixels_out_of_the_pool():

@@ -101,7 +101,16 @@ def test_sweep_summary(tmp_path):
     )
     table = summary_table(runs)
     assert list(table.index.get_level_values("method")) == ["linear_probe", "lora"]
-    assert (table["runs"] == 2).all() and "accuracy mean" in table and "accuracy std" in table
+    assert (table["runs"] == 2).all()
+    for method in ("linear_probe", "lora"):
+        values = [r["test"]["accuracy"] for r in runs if r["config"]["method"] == method]
+        row = table.xs(method, level="method").iloc[0]
+        assert row["accuracy mean"] == pytest.approx(np.mean(values))
+        assert row["accuracy std"] == pytest.approx(np.std(values, ddof=1))
+    again = run_sweep(TrainConfig(epochs=1, **{k: v for k, v in QUICK.items() if k != "epochs"}),
+                      methods=["linear_probe", "lora"], seeds=[0, 1], records=str(tmp_path / "r.jsonl"),
+                      progress=False)  # fmt: skip
+    assert again == runs and len(read_records(tmp_path / "r.jsonl")) == 4  # resumed: nothing trained twice
 
 
 def test_training_errors():
@@ -117,7 +126,7 @@ def test_official_random_rank_evaluation_is_an_option():
     full = train(TrainConfig(method="dylora", **QUICK), progress=False)
     official = train(TrainConfig(method="dylora", eval_rank="random", **QUICK), progress=False)
     assert full["history"][0]["train_loss"] == official["history"][0]["train_loss"]  # same training
-    assert "test_random_rank" not in official
+    assert "test_random_rank" not in official and set(full["test_random_rank"]) == set(full["test"])
 
 
 def _toy_fit(stop: bool, selectable_from_step: int = 0):
