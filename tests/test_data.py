@@ -51,7 +51,9 @@ def test_standins_are_labelled_and_deterministic(name, shots):
     assert torch.equal(task.val[0][0], again.val[0][0])
     other = load_task(name, shots=shots, seed=1, img_size=32)
     assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(task.test, other.test))  # seed-free test set
-    assert any(not torch.equal(a[0], b[0]) for a, b in zip(task.train, other.train))  # another seed, another split
+    plain, plain_other = task.train_without_augmentation(), other.train_without_augmentation()
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(plain, again.train_without_augmentation()))  # same seed
+    assert any(not torch.equal(a[0], b[0]) for a, b in zip(plain, plain_other))  # another seed, another split
 
 
 def test_texture_patches_keep_test_pixels_out_of_the_pool():
