@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import srlora_utils as s; s.load_backbone(); print('offline backbone ready')"
 	touch $@
 
-# Main job: execute every notebook on the offline default profile into $(OUT)/.
+# Main job: execute every notebook on the offline default preset into $(OUT)/.
 notebooks: setup
 	mkdir -p $(OUT)
 	for nb in $(NOTEBOOKS); do \

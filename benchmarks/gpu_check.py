@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loader_speed import images_per_second, write_images  # noqa: E402
 from step_timing import time_training_steps  # noqa: E402
 
-from srlora_utils.backbones import PAPER_BACKBONE, load_backbone  # noqa: E402
-from srlora_utils.methods import METHODS, MethodContext, prepare_method  # noqa: E402
-from srlora_utils.reference import OFFICIAL_VITB16_RANKS  # noqa: E402
+from srlora_utils.core.official import OFFICIAL_VITB16_RANKS  # noqa: E402
+from srlora_utils.models.backbones import PAPER_BACKBONE, load_backbone  # noqa: E402
+from srlora_utils.training.methods import METHODS, MethodContext, prepare_method  # noqa: E402
 
 
 @torch.no_grad()
@@ -73,7 +73,7 @@ def stable_rank_on_device(device: torch.device) -> list[str]:
     import numpy as np
     from stable_rank_speed import SHAPES, decaying_matrix
 
-    from srlora_utils.spectral import certified_stable_rank, stable_rank
+    from srlora_utils.core.spectral import certified_stable_rank, stable_rank
 
     rng = np.random.default_rng(0)
     lines = [

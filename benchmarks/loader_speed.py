@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from srlora_utils.image_data import ImageListDataset, make_transform
-from srlora_utils.training import make_loader
+from srlora_utils.data.images import ImageListDataset, make_transform
+from srlora_utils.training.run import make_loader
 
 
 def write_images(folder: Path, n: int, fmt: str, side: int = 512) -> list[str]:

@@ -2,10 +2,10 @@
 
 The anchor is exactly what the official script runs for every matrix: ``np.linalg.svd(W, compute_uv=False)`` on
 the float32 weights of the state dict, then ``np.sum(s**2) / s[0]**2``. Beside it, on the same matrices and in
-the same pass: NumPy's float64 SVD (values only), this kit's exact method (float64 singular values) and its fast
-method (certified: largest singular value only, rounds as the exact method). Printed per group: total seconds per
+the same pass: NumPy's float64 SVD (values only), this kit's exact estimator (float64 singular values) and its fast
+estimator (certified: largest singular value only, rounds as the exact estimator). Printed per group: total seconds per
 method (median over --repeats passes), speed-ups against the official call (ratio of totals, and the median of
-per-matrix ratios), and how many paper-rule ranks differ from the exact method's.
+per-matrix ratios), and how many paper-rule ranks differ from the exact estimator's.
 
     python benchmarks/stable_rank_speed.py                    # ViT-B/16 shapes, one 7B decoder layer, real ViT-S
     python benchmarks/stable_rank_speed.py --groups vit_b --repeats 3
@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 import srlora_utils as S
-from srlora_utils.spectral import certified_stable_rank
+from srlora_utils.core.spectral import certified_stable_rank
 
 SHAPES = {
     "vit_b": ("ViT-B/16, 12 blocks: qkv, proj, fc1, fc2",
@@ -60,7 +60,7 @@ def numpy_f64_values(w: np.ndarray) -> float:
 METHODS = {
     "official": official_call,
     "numpy_f64": numpy_f64_values,
-    "exact": lambda w: S.stable_rank(torch.from_numpy(w), method="exact"),
+    "exact": lambda w: S.stable_rank(torch.from_numpy(w), estimator="exact"),
     "fast": lambda w: float(certified_stable_rank(torch.from_numpy(w))["stable_rank"]),
 }
 

@@ -31,9 +31,9 @@ def measure_one(method: str, img_size: int, batch: int, steps: int, warmup: int,
     from step_timing import time_training_steps
 
     import srlora_utils as S
-    from srlora_utils.methods import MethodContext, prepare_method
-    from srlora_utils.tasks import load_task
-    from srlora_utils.training import init_loader
+    from srlora_utils.data.tasks import load_task
+    from srlora_utils.training.methods import MethodContext, prepare_method
+    from srlora_utils.training.run import init_loader
 
     torch.manual_seed(0)
     dev = torch.device(device)
@@ -75,7 +75,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one, args.img_size, args.batch, args.steps, args.warmup, args.device)))
         return
-    from srlora_utils.methods import METHODS
+    from srlora_utils.training.methods import METHODS
 
     methods = args.methods.split(",") if args.methods else list(METHODS)
     if "lora" not in methods:

@@ -41,11 +41,9 @@ import pandas as pd
 import torch
 
 import srlora_utils as S
-from srlora_utils.plotting import plot_profile, plot_spectra
-from srlora_utils.readings import Reading
-from srlora_utils.reference import OFFICIAL_VITB16_RANKS, official_vitb16_shapes
-from srlora_utils.profile import random_matrix_check
-from srlora_utils.spectral import marchenko_pastur_stable_rank
+from srlora_utils import Reading, plot_profile, plot_spectra
+from srlora_utils.core import (OFFICIAL_VITB16_RANKS, marchenko_pastur_stable_rank, official_vitb16_shapes,
+                               random_matrix_check)
 
 pd.set_option("display.precision", 2)
 gen = torch.Generator().manual_seed(seed)
@@ -335,7 +333,7 @@ Reading(lines)
 # %% [markdown]
 # ## 7. Where the official ViT-B/16 ranks sit
 #
-# The official SR-LoRA code ships ranks for ViT-B/16 (pretrained on ImageNet-21k, fine-tuned on ImageNet-1k at 384 px), width 768, as `[qkv, proj]` pairs per block; the kit holds a copy in `srlora_utils.reference.OFFICIAL_VITB16_RANKS`. By the paper's rule they are $\operatorname{round}(\operatorname{srank})$ of that model's matrices. To put them next to our ViT-S/14 (width 384) we divide by the width: the stable rank as a *fraction of the largest possible rank*.
+# The official SR-LoRA code ships ranks for ViT-B/16 (pretrained on ImageNet-21k, fine-tuned on ImageNet-1k at 384 px), width 768, as `[qkv, proj]` pairs per block; the kit holds a copy in `srlora_utils.core.official.OFFICIAL_VITB16_RANKS`. By the paper's rule they are $\operatorname{round}(\operatorname{srank})$ of that model's matrices. To put them next to our ViT-S/14 (width 384) we divide by the width: the stable rank as a *fraction of the largest possible rank*.
 
 # %%
 vitb = official_vitb16_shapes()

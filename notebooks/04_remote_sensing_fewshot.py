@@ -17,7 +17,7 @@
 #
 # Remote sensing is the paper's second large-gap domain: overhead imagery looks little like the photographs a backbone is pretrained on. Notebook 03 built the fair comparison step by step (validation-only model selection, several seeds, a budget-matched SR-LoRA); here the library runs that same study in one call (`run_study`), and the lesson is what is new: **how to tell how large a task's domain gap is**, and why it matters for a method like SR-LoRA.
 #
-# | profile | task | backbone | meant for |
+# | preset | task | backbone | meant for |
 # |---|---|---|---|
 # | `offline` (default, CI) | scikit-image LFW subset, faces vs non-faces, **a stand-in** with a *small* domain gap (natural photographs): the contrast case, **not remote-sensing data** | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
 # | `tutorial` | EuroSAT RGB (downloaded by torchvision when online, or unzipped into `data/eurosat/2750/`) | offline DINOv2 ViT-S/14, 112 px | a laptop CPU or one GPU |
@@ -26,15 +26,15 @@
 # Unlike the official code, which reports the best *test-set* epoch on VTAB, the kit picks the epoch on a K-shot validation split drawn from `train800val200` and evaluates the test set once. **Read the offline numbers as a demonstration on stand-in data, never as remote-sensing results.**
 
 # %% tags=["parameters"]
-# Parameters (papermill): the defaults are the offline profile used in CI; None keeps the profile's setting.
-profile = "offline"  # offline | tutorial | paper (the table above)
+# Parameters (papermill): the defaults are the offline preset used in CI; None keeps the preset's setting.
+preset = "offline"  # offline | tutorial | paper (the table above)
 task = None  # e.g. "vtab:resisc45" (paper), "eurosat" (tutorial), "lfw" (offline)
 shots = None  # K examples per class, e.g. [1] (VTAB-1k's 1-shot)
 seeds = None  # each seed draws a split and fixes initialisation and data order
 methods = None  # e.g. ["linear_probe", "lora", "srlora_budget"]; notebook 05 compares all
 epochs = None
 img_size = None  # px
-backbone = None  # "dinov2_vits14_imgfocus" runs the paper profile on the offline backbone
+backbone = None  # "dinov2_vits14_imgfocus" runs the paper preset on the offline backbone
 records = None  # a .jsonl file or a directory: keeps every run and lets an interrupted study resume
 
 # %%
@@ -42,19 +42,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from srlora_utils.plotting import show_examples
-from srlora_utils.profiles import notebook_settings
-from srlora_utils.study import allocation_table, run_study
+from srlora_utils import show_examples
+from srlora_utils.experiments import allocation_summary, notebook_settings, run_study
 
 pd.set_option("display.precision", 1)
-settings = notebook_settings("remote_sensing", profile, task=task, shots=shots, seeds=seeds, methods=methods,
+settings = notebook_settings("remote_sensing", preset, task=task, shots=shots, seeds=seeds, methods=methods,
                              epochs=epochs, img_size=img_size, backbone=backbone)
 settings
 
 # %% [markdown]
 # ## 1. The whole study in one call
 #
-# `run_study` does what notebook 03 did cell by cell: it reads the task (a seed draws K training and K validation examples per class, disjoint; the test set is fixed), computes the backbone's spectral profile and rank allocations on the official target (Q, V, `proj`), and trains every method of the profile over its shots and seeds, choosing each run's epoch on validation only. It returns a `FewShotStudy` whose methods give the tables and figures. The timings in this cell's progress bar vary from run to run and are not part of the checked outputs.
+# `run_study` does what notebook 03 did cell by cell: it reads the task (a seed draws K training and K validation examples per class, disjoint; the test set is fixed), computes the backbone's spectral preset and rank allocations on the official target (Q, V, `proj`), and trains every method of the preset over its shots and seeds, choosing each run's epoch on validation only. It returns a `FewShotStudy` whose methods give the tables and figures. The timings in this cell's progress bar vary from run to run and are not part of the checked outputs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -72,7 +71,7 @@ plt.show()
 # The same three allocations as in notebook 03 (uniform `r = 8`, the paper's `round(stable rank)`, stable-rank-proportional at LoRA's budget), then the training curves of the first seed, the test results next to the raw-pixel baselines, and each method's cost on this machine.
 
 # %%
-allocation_table(study.allocations, study.profile)
+allocation_summary(study.profile, study.allocations)
 
 # %%
 ax = study.plot_allocation()
@@ -110,13 +109,13 @@ display(study.gain())
 study.describe_gain()
 
 # %% [markdown]
-# The offline stand-in here is faces against non-faces: natural photographs, like the backbone's pretraining data, so a small gain is what one expects; the reading above says what this run measured, and whether its interval resolves it. Notebook 03 prints the same gain for its texture stand-in (end of its section 4): compare the two to see the stand-ins' domain gaps side by side. This is why the paper evaluates on medical and remote-sensing tasks: a rank allocation can only matter where the backbone must change, so a task with a small gain is a weak test of it. To measure the gain on real overhead imagery, run `profile="tutorial"` (EuroSAT) or `"paper"`.
+# The offline stand-in here is faces against non-faces: natural photographs, like the backbone's pretraining data, so a small gain is what one expects; the reading above says what this run measured, and whether its interval resolves it. Notebook 03 prints the same gain for its texture stand-in (end of its section 4): compare the two to see the stand-ins' domain gaps side by side. This is why the paper evaluates on medical and remote-sensing tasks: a rank allocation can only matter where the backbone must change, so a task with a small gain is a weak test of it. To measure the gain on real overhead imagery, run `preset="tutorial"` (EuroSAT) or `"paper"`.
 #
 # ## 4. What these numbers do and do not show
 #
-# * **They show** the pipeline end to end on this profile, reproducibly for a seed, with a comparison fair by construction: `srlora_budget` has exactly LoRA's parameter budget, and no number was chosen on the test set (the official VTAB-1k numbers were). Raw-pixel baselines are the bar a fine-tuned network must clear, paired by seed: compare the summary with the baseline table above.
-# * **They do not show** anything about remote sensing when the profile is `offline`: the data are a small-gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the readings above say which comparisons are resolved, and on how many runs.
-# * For the paper's setting, run with `profile="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted study resumes.
+# * **They show** the pipeline end to end on this preset, reproducibly for a seed, with a comparison fair by construction: `srlora_budget` has exactly LoRA's parameter budget, and no number was chosen on the test set (the official VTAB-1k numbers were). Raw-pixel baselines are the bar a fine-tuned network must clear, paired by seed: compare the summary with the baseline table above.
+# * **They do not show** anything about remote sensing when the preset is `offline`: the data are a small-gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the readings above say which comparisons are resolved, and on how many runs.
+# * For the paper's setting, run with `preset="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted study resumes.
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
@@ -130,8 +129,8 @@ study.describe_gain()
 # Solution 1: srlora with rsLoRA scaling on the first seed of the study.
 import dataclasses
 
-from srlora_utils.profiles import base_config
-from srlora_utils.training import train
+from srlora_utils import train
+from srlora_utils.experiments import base_config
 
 plain = next(r for r in study.runs if r["config"]["method"] == "srlora")
 cfg = plain["config"]

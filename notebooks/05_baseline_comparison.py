@@ -22,7 +22,7 @@
 # * **validation-only model selection and full-rank evaluation**: the epoch is chosen on a K-shot validation split and the test set is read once; nested adapters are evaluated at full rank, with the official random-rank evaluation measured beside it;
 # * **enough runs, paired**: every comparison is a difference paired by seed (the same training images and head initialisation), with enough seeds for the primary comparison to reach a registered precision, and a verdict that can also say "equivalent".
 #
-# | profile | tasks | backbone | runs |
+# | preset | tasks | backbone | runs |
 # |---|---|---|---|
 # | `offline` (default, CI) | two **stand-ins**: grey texture patches (3-shot, and 1-shot for question 5) of scikit-image photographs, for the medical side (patch classification as in histology), and scikit-image's LFW subset (faces vs non-faces, 5-shot), for the remote-sensing side | offline DINOv2 ViT-S/14, 56 px | read from the shipped records in `results/baseline-study/` (seconds); `rerun=True` or `make study` trains them all again |
 # | `tutorial` | MedMNIST DermaMNIST and EuroSAT (online, or local files, see `data/README.md`) | offline DINOv2 ViT-S/14, 112 px | trained here (a GPU) |
@@ -32,8 +32,8 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill): the defaults read the offline study's shipped records (nothing trains).
-profile = "offline"  # offline | tutorial | paper: which study grid (grids/baseline-study[-tutorial|-paper].toml)
-records = None  # None: the profile's records (offline: the shipped results/baseline-study/records.jsonl)
+preset = "offline"  # offline | tutorial | paper: which study grid (grids/baseline-study[-tutorial|-paper].toml)
+records = None  # None: the preset's records (offline: the shipped results/baseline-study/records.jsonl)
 rerun = False  # True: train the whole study again from scratch, into build/ (the shipped records stay untouched)
 tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed): every code path runs, numbers mean nothing
 epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser steps to prune)
@@ -46,18 +46,16 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils.baseline_study import (StudyDesign, cell_table, comparison_table, design_table, official_scaling,
-                                         read_design, read_multiplicity, read_power, read_question, seconds_per_run,
-                                         steps_table, study_files, study_pixel_baselines, study_wall_time)
-from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
-from srlora_utils.methods import METHOD_SPECS
-from srlora_utils.plotting import plot_comparisons, plot_rank_allocation, plot_results
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.readings import Reading, read_baselines, read_random_rank, read_spearman
-from srlora_utils.sweeps import run_configs, summary_table
+from srlora_utils import METHOD_SPECS, plot_comparisons, plot_rank_allocation, plot_results
+from srlora_utils.experiments import (
+    Reading, StudyDesign, allocation_atlas, cell_table, comparison_table, cost_table, design_table, grid_configs,
+    grid_settings, official_scaling, paired_differences, random_rank_evaluation, read_baselines, read_design,
+    read_multiplicity, read_power, read_question, read_random_rank, read_spearman, run_configs, seconds_per_run,
+    steps_table, study_files, study_pixel_baselines, study_wall_time, summary_table,
+)
 
 pd.set_option("display.precision", 2)
-grid, records = study_files(profile, records, rerun)
+grid, records = study_files(preset, records, rerun)
 settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
@@ -96,7 +94,7 @@ pd.DataFrame(
 ).set_index("method")
 
 # %% [markdown]
-# Left out on purpose: SoRA, IncreLoRA, MELoRA and GLoRA, which the paper cites. The kit builds on PEFT wherever PEFT has a method; these are not in the PEFT versions this kit targets as LoRA-style rank-adaptive methods, and re-implementing them from their papers is beyond a baseline table. DyLoRA and the nested sampling of the official SR-LoRA code are the kit's own code (`srlora_utils.nested`), because PEFT has no DyLoRA.
+# Left out on purpose: SoRA, IncreLoRA, MELoRA and GLoRA, which the paper cites. The kit builds on PEFT wherever PEFT has a method; these are not in the PEFT versions this kit targets as LoRA-style rank-adaptive methods, and re-implementing them from their papers is beyond a baseline table. DyLoRA and the nested sampling of the official SR-LoRA code are the kit's own code (`srlora_utils.training.nested`), because PEFT has no DyLoRA.
 #
 # AdaLoRA starts at rank 12 per module and prunes to an average of 8 on a cubic schedule set from the run's length (10% warm-up, last 30% at the final budget); its orthogonal regulariser is added to the loss, and model selection only considers epochs after its budget is final. EVA runs the training images (without augmentation) through the frozen backbone, keeps the principal directions of every adapted layer's inputs, and redistributes LoRA r=8's total rank by explained variance (up to 2r per layer).
 #
@@ -105,12 +103,12 @@ pd.DataFrame(
 # %% [markdown]
 # ## 3. The runs
 #
-# The study runs through the same resumable sweep as `srlora sweep`: a run already in the records is read, not trained again. With the defaults every run is read from the shipped records; `rerun=True` trains the whole study from scratch into a fresh file (`make study` does the same from the shell), and the tutorial and paper profiles train what their records lack.
+# The study runs through the same resumable sweep as `srlora sweep`: a run already in the records is read, not trained again. With the defaults every run is read from the shipped records; `rerun=True` trains the whole study from scratch into a fresh file (`make study` does the same from the shell), and the tutorial and paper presets train what their records lack.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 stop = settings.get("stop_at_perfect_val", False)
-runs = run_configs(profile_configs(settings), records=str(records), stop_at_perfect_val=stop)
+runs = run_configs(grid_configs(settings), records=str(records), stop_at_perfect_val=stop)
 
 # %% [markdown]
 # Seconds of training per run (median over the cell's runs, from the records). A run stops once its validation accuracy is 100%: the best epoch is the first with the highest validation score, so no later epoch could be selected, and its test numbers are those of the whole schedule (the grid's `stop_at_perfect_val`; a test checks that every shipped run's test numbers equal those of the study's first run, which trained every run to the end). Then, per setting, the schedule's optimiser steps, the steps taken, and how many runs stopped early:
@@ -271,7 +269,7 @@ read_random_rank(main, metric)
 # srlora sweep grids/baseline-study-paper.toml --records results/baseline-study-paper.jsonl --jobs 1
 # ```
 #
-# then this notebook with `profile="paper"` reads those records (it trains what they lack). `profile="tutorial"` does the same on MedMNIST DermaMNIST and EuroSAT.
+# then this notebook with `preset="paper"` reads those records (it trains what they lack). `preset="tutorial"` does the same on MedMNIST DermaMNIST and EuroSAT.
 #
 # | | official code and paper | this notebook |
 # |---|---|---|

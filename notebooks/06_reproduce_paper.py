@@ -33,7 +33,7 @@
 # %% tags=["parameters"]
 # Parameters (papermill): the defaults run the paper grid on synthetic fixtures at CI size.
 data = "fixture"  # fixture | real
-grid = "reproduction:paper"  # domain:profile; medical:paper and remote_sensing:paper are the grids of 03 and 04
+grid = "reproduction:paper"  # domain:preset; medical:paper and remote_sensing:paper are the grids of 03 and 04
 tiny = True  # CI size: offline backbone, 28 px, 1 epoch, MedFMC exp1-2, VTAB seeds 0-1 (False: the paper's)
 shots = None  # None: the grid's (MedFMC 1/5/10, VTAB 1)
 methods = None  # None: the grid's lora and srlora
@@ -44,14 +44,10 @@ measure_paper_step = True  # also time one ViT-B/16 384 px step (random twin: no
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from srlora_utils.errors import SrLoraError
-from srlora_utils.fixtures import use_fixture_data
-from srlora_utils.plotting import plot_medfmc_auc
-from srlora_utils.profiles import base_config, grid_settings, profile_configs, profile_tasks
-from srlora_utils.protocol import compute_plan, data_check, grid_commands, measure_step, protocol_differences
-from srlora_utils.readings import read_fixture_results
-from srlora_utils.report import format_report
-from srlora_utils.sweeps import run_configs
+from srlora_utils import SrLoraError, use_fixture_data
+from srlora_utils.experiments import (base_config, compute_plan, data_check, format_report, grid_commands,
+                                      grid_settings, measure_step, plot_medfmc_auc, grid_configs, grid_tasks,
+                                      protocol_differences, read_fixture_results, run_configs)
 
 pd.set_option("display.max_colwidth", 120)
 if data == "fixture":
@@ -59,20 +55,20 @@ if data == "fixture":
 elif data != "real":
     raise SrLoraError(f"data={data!r}: use 'fixture' or 'real'")
 settings = grid_settings(grid, tiny=tiny, shots=shots, methods=methods)
-configs = profile_configs(settings)
-print(f"{grid}: {len(configs)} runs over {', '.join(profile_tasks(settings))}; data: {data}"
+configs = grid_configs(settings)
+print(f"{grid}: {len(configs)} runs over {', '.join(grid_tasks(settings))}; data: {data}"
       + (" (synthetic fixture, not results)" if data == "fixture" else ""))
 
 # %% [markdown]
 # ## 1. Two protocols, difference by difference
 #
-# The kit's paper profile keeps the official recipe where it is a choice (optimiser, schedule, augmentation, 384 px, the official normalisation) and departs from it where the official code is wrong or unfair: model selection never sees the test set, evaluation uses the full rank, a budget-matched SR-LoRA is offered beside the paper's rule, and MedFMC runs over all five official splits (the CI-sized fixture run here uses fewer: the report's headers name them).
+# The kit's paper preset keeps the official recipe where it is a choice (optimiser, schedule, augmentation, 384 px, the official normalisation) and departs from it where the official code is wrong or unfair: model selection never sees the test set, evaluation uses the full rank, a budget-matched SR-LoRA is offered beside the paper's rule, and MedFMC runs over all five official splits (the CI-sized fixture run here uses fewer: the report's headers name them).
 
 # %%
 protocol_differences()
 
 # %% [markdown]
-# **Normalisation** deserves a word. timm records the statistics each set of pretrained weights was trained with; the ViT-B/16 in21k weights (both `augreg` and `orig`) expect mean = std = 0.5, while the official code feeds them ImageNet's mean and std. The paper profile keeps the official choice (`normalize="official"`) so that the reproduction is faithful; `normalize="backbone"` (the kit's default everywhere else) gives the weights what they were trained with. Every record says which was used (`record["normalization"]`).
+# **Normalisation** deserves a word. timm records the statistics each set of pretrained weights was trained with; the ViT-B/16 in21k weights (both `augreg` and `orig`) expect mean = std = 0.5, while the official code feeds them ImageNet's mean and std. The paper preset keeps the official choice (`normalize="official"`) so that the reproduction is faithful; `normalize="backbone"` (the kit's default everywhere else) gives the weights what they were trained with. Every record says which was used (`record["normalization"]`).
 
 # %% [markdown]
 # ## 2. The data check
@@ -104,7 +100,7 @@ plans = {"this grid": compute_plan(configs, here, check)}
 if measure_paper_step:
     paper = grid_settings(grid)
     paper_step = measure_step(base_config(paper), classes, steps=1)
-    plans["paper size"] = compute_plan(profile_configs(paper), paper_step, check)
+    plans["paper size"] = compute_plan(grid_configs(paper), paper_step, check)
     print(f"paper-size step on {paper_step['device']}: {paper_step['step_s']:.2f} s; "
           f"{plans['paper size'].loc['total', 'hours']:.1f} h for the full grid here")
 print(f"this grid's step on {here['device']}: {here['step_s'] * 1000:.0f} ms")
@@ -172,13 +168,13 @@ methods = ["lora", "srlora", "srlora_budget", "dora"]
 with tempfile.TemporaryDirectory() as tmp:
     grid_file = Path(tmp) / "medfmc.toml"
     grid_file.write_text(toml)
-    mine = profile_configs(grid_settings(str(grid_file)))
+    mine = grid_configs(grid_settings(str(grid_file)))
 assert len(mine) == 3 * 3 * 5 * 4  # tasks x shots x splits x methods
 step = paper_step if measure_paper_step else here
 print(f"{len(mine)} runs; about {compute_plan(mine, step, check).loc['total', 'hours']:.0f} h at the measured step")
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: the report restricted to one method (the same filter as `srlora report FILE --where method=srlora`).
-from srlora_utils.report import select_records
+from srlora_utils.experiments import select_records
 
 print(format_report(select_records(runs, ["method=srlora"])))

@@ -1,6 +1,9 @@
 """SR-LoRA reference kit: stable-rank-guided LoRA rank allocation (arXiv 2507.00327).
 
-The public names below are the whole API; see the notebooks for a guided tour.
+``import srlora_utils as S`` gives the method and the backbones at once, and by name (imported on first use) what
+the lessons use from the layers above: the training run, the method table, the figures, the readings. Each
+subpackage offers its own names the same way (``srlora_utils.core``, ``srlora_utils.experiments``, ...); the
+layers are described in ``docs/library.md``, and the notebooks give a guided tour.
 """
 
 import warnings
@@ -9,15 +12,35 @@ import warnings
 # progress bars work fine, and the warning would carry a machine-specific path into stored outputs.
 warnings.filterwarnings("ignore", message="IProgress not found")
 
-from .allocation import RULES, allocate_ranks, lora_parameter_count, uniform_budget
-from .backbones import OFFLINE_BACKBONE, PAPER_BACKBONE, load_backbone
+from .core.allocation import RULES, allocate_ranks, lora_parameter_count, uniform_budget
+from .core.peft_config import srlora_config
+from .core.profile import TARGETS, spectral_profile
+from .core.qkv import SplitQKV, is_split, split_qkv
+from .core.spectral import effective_rank, numerical_rank, singular_values, spectral_summary, stable_rank
 from .errors import BackboneUnavailableError, SrLoraError
-from .peft_config import srlora_config
-from .profile import TARGETS, spectral_profile
-from .qkv import SplitQKV, is_split, split_qkv
-from .spectral import effective_rank, numerical_rank, singular_values, spectral_summary, stable_rank
+from .lazy import lazy_exports
+from .models.backbones import OFFLINE_BACKBONE, PAPER_BACKBONE, load_backbone
 
 __version__ = "0.1.0"
+
+#: Names from the layers above the method, imported on first use: name -> module (relative to this package).
+_LAZY = {
+    "METHODS": "training.methods",
+    "METHOD_SPECS": "training.methods",
+    "TrainConfig": "training.config",
+    "train": "training.run",
+    "read_records": "training.records",
+    "load_task": "data.tasks",
+    "use_fixture_data": "data.fixtures",
+    "Reading": "experiments.readings",
+    "allocation_experiment": "experiments.controlled",
+    "experiment_reading": "experiments.controlled",
+    **{name: "plotting" for name in (
+        "plot_allocation_experiment", "plot_comparisons", "plot_profile", "plot_rank_allocation", "plot_results",
+        "plot_spectra", "plot_training_curves", "show_examples",
+    )},
+}  # fmt: skip
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 __all__ = [
     "OFFLINE_BACKBONE",
@@ -40,4 +63,5 @@ __all__ = [
     "srlora_config",
     "stable_rank",
     "uniform_budget",
+    *_LAZY,
 ]

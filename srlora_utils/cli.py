@@ -1,4 +1,4 @@
-"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a profile's
+"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's
 grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic trees)."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from typing import Any, NoReturn, cast
 
 import pandas as pd
 
-from .allocation import RULES, allocate_ranks, lora_parameter_count
-from .backbones import OFFLINE_BACKBONE
+from .core.allocation import RULES, allocate_ranks, lora_parameter_count, rank_table
+from .core.profile import TARGETS
+from .core.spectral import ESTIMATORS
 from .errors import SrLoraError
-from .profile import TARGETS
-from .records import write_json_atomic
+from .models.backbones import OFFLINE_BACKBONE
+from .training.config import FIELD_HELP, TrainConfig
+from .training.records import write_json_atomic
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,45 +26,40 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def allocation_table(profile: pd.DataFrame, ranks: dict[str, int]) -> pd.DataFrame:
-    """Per-module table: module, shape, stable rank, rank and LoRA parameters."""
-    table = profile[["module", "d_out", "d_in", "stable_rank"]].copy()
-    table.insert(1, "shape", [f"{o}x{i}" for o, i in zip(table.pop("d_out"), table.pop("d_in"))])
-    table["rank"] = table["module"].map(ranks)
-    table["lora_params"] = [r * sum(s) for r, s in zip(table["rank"], zip(profile["d_in"], profile["d_out"]))]
-    return table
-
-
-def profile_for(backbone: str | None, target: str, method: str = "exact") -> pd.DataFrame:
+def profile_for(backbone: str | None, target: str, estimator: str = "exact") -> pd.DataFrame:
     """Load ``backbone``, split its qkv when ``target`` needs it, and return its spectral profile (stable ranks by
-    ``method``)."""
-    from .backbones import load_backbone
-    from .profile import spectral_profile
-    from .qkv import split_qkv
+    ``estimator``)."""
+    from .core.profile import spectral_profile
+    from .core.qkv import split_qkv
+    from .models.backbones import load_backbone
 
     model = load_backbone(backbone)
     if target in ("official", "qv_separate"):
         split_qkv(model)
-    return spectral_profile(model, cast(Any, target), method=cast(Any, method))
+    return spectral_profile(model, cast(Any, target), estimator=cast(Any, estimator))
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    args.method = args.method or ("fast" if args.checkpoint else "exact")
+    args.estimator = args.estimator or ("fast" if args.checkpoint else "exact")
+    args.target = args.target or ("all_linear" if args.checkpoint else "official")
     if args.checkpoint:
-        from .checkpoint import checkpoint_profile
+        from .core.checkpoint import checkpoint_profile
 
-        targets = args.targets if "," not in args.targets else args.targets.split(",")
-        profile = checkpoint_profile(args.checkpoint, targets, args.method)
+        target = args.target if "," not in args.target else args.target.split(",")
+        profile = checkpoint_profile(args.checkpoint, target, args.estimator)
     else:
-        profile = profile_for(args.backbone, args.target, args.method)
+        if args.target not in TARGETS:
+            raise SrLoraError(
+                f"--target {args.target!r} is not a target of a backbone: use one of {', '.join(TARGETS)}"
+            )
+        profile = profile_for(args.backbone, args.target, args.estimator)
     ranks = allocate_ranks(profile, args.rule, r=args.r, budget=args.budget, r_min=args.r_min, r_max=args.r_max)
     uniform = allocate_ranks(profile, "uniform", r=args.r)
-    table = allocation_table(profile, ranks)
+    table = rank_table(profile, ranks)
     total = lora_parameter_count(ranks, profile)
     base = lora_parameter_count(uniform, profile)
     name = args.checkpoint or args.backbone or OFFLINE_BACKBONE
-    target = args.targets if args.checkpoint else args.target
-    print(f"model: {name}   target: {target}   rule: {args.rule}   stable rank: {args.method}")
+    print(f"model: {name}   target: {args.target}   rule: {args.rule}   stable rank: {args.estimator}")
     with pd.option_context("display.max_rows", None, "display.width", 120):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     print(
@@ -79,7 +76,7 @@ def _allocate(args: argparse.Namespace) -> int:
                 "rule": args.rule,
                 "r": args.r,
                 "budget": args.budget,
-                "method": args.method,
+                "estimator": args.estimator,
                 "ranks": ranks,
                 "lora_params": total,
                 "uniform_lora_params": base,
@@ -88,7 +85,7 @@ def _allocate(args: argparse.Namespace) -> int:
         )
         print(f"wrote {args.json}")
     if args.lora_config:
-        from .peft_config import srlora_config
+        from .core.peft_config import srlora_config
 
         srlora_config(ranks, head=None if args.checkpoint else "head").save_pretrained(args.lora_config)
         print(f"wrote {Path(args.lora_config) / 'adapter_config.json'} (peft.LoraConfig.from_pretrained reads it)")
@@ -96,73 +93,81 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``srlora`` argument parser (sub-commands: allocate)."""
+    """The ``srlora`` argument parser: allocate, train, sweep, report, fixtures and check-backbone."""
     parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_allocate(sub)
+    _add_train(sub)
+    _add_sweep(sub)
+    r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
+    r.add_argument("records", nargs="+", help="JSON-lines records files")
+    r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
+    r.set_defaults(func=_report)
+
+    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
+    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
+    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
+    f.set_defaults(func=_fixtures)
+
+    b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
+    b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
+    b.set_defaults(func=_check_backbone)
+    return parser
+
+
+def _add_allocate(sub) -> None:
     p = sub.add_parser("allocate", help="print the LoRA rank of every adapted matrix of a backbone")
     p.add_argument(
         "--backbone", default=None, help=f"timm name or checkpoint path (default: offline {OFFLINE_BACKBONE})"
     )
-    p.add_argument("--target", choices=TARGETS, default="official", help="which matrices get LoRA (default: official)")
+    p.add_argument("--target", default=None,
+                   help=f"which matrices get LoRA: for a backbone one of {', '.join(TARGETS)} (default: official); "
+                   "with --checkpoint all_linear, a regular expression over module names, or a comma list of name "
+                   "endings such as query,value (default: all_linear)")  # fmt: skip
     p.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="any transformer: a .safetensors file, a folder of (sharded) ones, or a Hub id; read one "
                    "matrix at a time (instead of --backbone)")  # fmt: skip
-    p.add_argument("--targets", default="all-linear",
-                   help="with --checkpoint: all-linear, a regular expression over module names, or a comma list "
-                   "of name endings such as query,value (default: all-linear)")  # fmt: skip
+    p.add_argument("--targets", dest="target", help=argparse.SUPPRESS)  # the old spelling of --target
     p.add_argument("--rule", choices=RULES, default="paper", help="rank rule (default: paper)")
     p.add_argument("--r", type=int, default=8, help="uniform rank, and the reference for the default budget (8)")
     p.add_argument("--budget", type=int, default=None, help="LoRA parameter budget for --rule budget")
     p.add_argument("--r-min", type=int, default=1, help="smallest rank for --rule budget (1)")
     p.add_argument("--r-max", type=int, default=None, help="largest rank (default: the matrix size)")
-    p.add_argument("--method", choices=("exact", "fast", "official"), default=None,
-                   help="stable ranks: exact (float64 SVD), fast (certified: rounds as exact) or official (the "
-                   "script's float32 arithmetic); default exact, fast with --checkpoint")  # fmt: skip
+    p.add_argument(
+        "--estimator",
+        choices=ESTIMATORS,
+        default=None,
+        help="how stable ranks are computed: exact (float64 SVD), fast (certified: rounds as exact) or "
+        "official (the script's float32 arithmetic); default exact, fast with --checkpoint",
+    )
+    p.add_argument("--method", choices=ESTIMATORS, dest="estimator", help=argparse.SUPPRESS)  # the old spelling
     p.add_argument("--lora-config", default=None, metavar="DIR", help="also save the peft.LoraConfig to DIR")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
 
-    from .image_data import AUGMENTATIONS
-    from .methods import METHODS, SCALINGS  # light: no torch model is built at import
-    from .nested import EVAL_RANKS
-    from .normalization import NORMALIZATIONS
+
+def _add_train(sub) -> None:
+    from .data.images import AUGMENTATIONS
+    from .models.normalization import NORMALIZATIONS
+    from .training.methods import METHODS, SCALINGS  # light: no torch model is built at import
+    from .training.nested import EVAL_RANKS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
-    t.add_argument(
-        "--task", default="digits", help="digits | lfw | vtab:<task> | medfmc:<task> | medmnist:<flag> | ..."
-    )
-    t.add_argument("--method", choices=METHODS, default="srlora")
-    t.add_argument("--shots", type=int, default=5)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--exp", type=int, default=None, help="MedFMC official split (1-5); required for medfmc tasks")
-    t.add_argument("--backbone", default=None)
-    t.add_argument("--img-size", type=int, default=56)
-    t.add_argument("--augment", choices=AUGMENTATIONS, default="official", help="training augmentation (official)")
-    t.add_argument(
-        "--normalize", choices=NORMALIZATIONS, default="backbone",
-        help="input mean/std: the backbone's own (default) or the official recipe's ImageNet ones",
-    )  # fmt: skip
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=4)
-    t.add_argument("--lr", type=float, default=None, help="default: the method's official learning rate")
-    t.add_argument("--weight-decay", type=float, default=0.05)
-    t.add_argument("--r", type=int, default=8)
-    t.add_argument("--scaling", choices=SCALINGS, default="paper", help="LoRA scale: paper (1/r) or rslora")
-    t.add_argument(
-        "--eval-rank", choices=EVAL_RANKS, default="full", help="nested methods: full, or random (official code)"
-    )
-    t.add_argument(
-        "--root",
-        default=None,
-        help="dataset folder; relative ones are read under the data folder ($SRLORA_DATA or the repository's data/)",
-    )
-    t.add_argument("--device", default="auto")
+    choices = {"method": METHODS, "augment": AUGMENTATIONS, "normalize": NORMALIZATIONS, "scaling": SCALINGS,
+               "eval_rank": EVAL_RANKS}  # fmt: skip
+    for f in dataclasses.fields(TrainConfig):  # one option per field, with TrainConfig's default: no default twice
+        t.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=f.default,
+                       choices=choices.get(f.name), help=f"{FIELD_HELP[f.name]} (default: {f.default})")  # fmt: skip
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
 
-    w = sub.add_parser("sweep", help="run a profile's whole grid (resumes from its records)")
-    w.add_argument("grid", help="a .toml grid file, or domain:profile (reproduction:paper, medical:paper, ...)")
+
+def _add_sweep(sub) -> None:
+    from .training.methods import METHODS
+
+    w = sub.add_parser("sweep", help="run a preset's or a grid file's runs (resumes from its records)")
+    w.add_argument("grid", help="a .toml grid file, or domain:preset (reproduction:paper, medical:paper, ...)")
     w.add_argument(
         "--records", default="results/runs.jsonl",
         help="a .jsonl file (one machine) or a directory (clusters, network file systems); recorded runs are skipped",
@@ -183,40 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--img-size", type=int, default=None)
     w.add_argument("--epochs", type=int, default=None)
     w.add_argument("--shots", type=int, nargs="+", default=None)
-    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the profile's)")
+    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the grid's)")
     w.add_argument("--seeds", type=int, nargs="+", default=None)
     w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
     w.add_argument("--device", default=None)
     w.set_defaults(func=_sweep)
 
-    r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
-    r.add_argument("records", nargs="+", help="JSON-lines records files")
-    r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
-    r.set_defaults(func=_report)
-
-    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
-    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
-    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
-    f.set_defaults(func=_fixtures)
-
-    b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
-    b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
-    b.set_defaults(func=_check_backbone)
-    return parser
-
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .launch import worker_share
-    from .profiles import grid_settings, profile_configs
-    from .records import done_keys
-    from .sweeps import run_configs, shard
-    from .training import config_key
+    from .experiments.grids import grid_configs, grid_settings
+    from .experiments.launch import worker_share
+    from .experiments.sweeps import run_configs, shard
+    from .training.config import config_key
+    from .training.records import done_keys
 
     if args.jobs > 1 and not args.dry_run:
         return _local_jobs(args)
     keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
     settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
-    configs = profile_configs(settings)
+    configs = grid_configs(settings)
     share = worker_share(args.shard)
     device = args.device or share.device
     if device is not None:  # where a run executes does not change what it is: the key stays the grid's
@@ -264,14 +254,14 @@ def _local_jobs(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import report_file
+    from .experiments.report import report_file
 
     print(report_file(args.records, args.where))
     return 0
 
 
 def _check_backbone(args: argparse.Namespace) -> int:
-    from .reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone
+    from .experiments.reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone
 
     found = []
     for name in args.names or OFFICIAL_BACKBONE_CANDIDATES:
@@ -284,7 +274,7 @@ def _check_backbone(args: argparse.Namespace) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
-    from .fixtures import write_fixtures
+    from .data.fixtures import write_fixtures
 
     paths = write_fixtures(args.folder, size=args.size)
     print(f"synthetic fixtures (not data, not results): {', '.join(map(str, paths.values()))}")
@@ -293,11 +283,9 @@ def _fixtures(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training import TrainConfig, train
+    from .training.run import train
 
-    fields = ("task", "method", "shots", "seed", "exp", "backbone", "img_size", "augment", "normalize", "epochs",
-              "batch_size", "lr", "weight_decay", "r", "scaling", "eval_rank", "root", "device")  # fmt: skip
-    cfg = TrainConfig(**{f: getattr(args, f) for f in fields})
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     rec = train(cfg, records=args.records, force=args.force)
     metrics = ", ".join(f"{k} {v:.2f}" for k, v in rec["test"].items())
     print(
@@ -305,6 +293,11 @@ def _train(args: argparse.Namespace) -> int:
         f"test: {metrics} | trainable {rec['trainable_params']:,} | {rec['total_s']:.1f} s -> {args.records}"
     )
     return 0
+
+
+def _field_type(field: dataclasses.Field) -> type:
+    """The command-line type of a TrainConfig field (its annotation without ``| None``)."""
+    return {"int": int, "float": float, "str": str}[str(field.type).removesuffix(" | None")]
 
 
 def _one_line(

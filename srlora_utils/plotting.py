@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
-from .spectral import singular_values
+from .core.spectral import singular_values
 
 _MARKERS = {"q": "o", "v": "s", "k": "D", "qkv": "o", "proj": "^", "fc1": "v", "fc2": "P"}
 
@@ -75,9 +74,10 @@ def plot_rank_allocation(
 
 
 def show_examples(task, per_class: int = 4, max_classes: int = 10) -> plt.Figure:
-    """A grid of ``task``'s training images (a :class:`~srlora_utils.fewshot.FewShotTask`), ``per_class`` per row and
+    """A grid of ``task``'s training images (a :class:`~srlora_utils.data.fewshot.FewShotTask`), ``per_class`` per row
+    and
     one row per class for at most ``max_classes`` classes (images de-normalised)."""
-    from .normalization import IMAGENET_MEAN, IMAGENET_STD
+    from .models.normalization import IMAGENET_MEAN, IMAGENET_STD
 
     norm = task.normalization
     classes = list(range(min(task.num_classes, max_classes)))
@@ -120,7 +120,8 @@ def plot_training_curves(runs: list[dict], metric: str, title: str = "") -> plt.
 
 
 def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axes:
-    """Test ``metric`` (mean and std across seeds, from ``summary``: :func:`~srlora_utils.sweeps.summary_table`)
+    """Test ``metric`` (mean and std across seeds, from ``summary``:
+    :func:`~srlora_utils.experiments.sweeps.summary_table`)
     against trainable parameters, one point per method, titled ``title``."""
     ax = _axes(None, (7, 4))
     for (_, _, method), row in summary.iterrows():
@@ -134,35 +135,10 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
     return ax
 
 
-def plot_medfmc_auc(records: list[dict], ax: plt.Axes | None = None) -> plt.Axes:
-    """Mean MedFMC AUC over chest, colon and endo against shots, one line per method, with the authors' SR-LoRA
-    (exp1) as a dashed reference; records from synthetic fixtures are drawn without the authors' line (their
-    numbers would read as a reproduction) and the title says so."""
-    from .fewshot import FIXTURE_LABEL
-    from .report import medfmc_mean_auc
-
-    fixture = any(r.get("fixture") for r in records)
-    table = medfmc_mean_auc(records, authors=not fixture).apply(pd.to_numeric, errors="coerce")
-    ax = _axes(ax, (6, 3.5))
-    shots = [int(c.split("-")[0]) for c in table.columns]
-    for method, row in table.iterrows():
-        style: dict[str, Any] = (
-            dict(marker="o") if fixture or "authors" not in str(method) else dict(ls="--", color="black")
-        )
-        ax.plot(shots, row.values, label=method, **style)
-    ax.set_xticks(shots)
-    ax.set_xlabel("shots per class")
-    ax.set_ylabel("mean test AUC over chest, colon, endo (%)")
-    title = (f"MedFMC ({FIXTURE_LABEL}; the authors' numbers are not drawn here)" if fixture
-             else "MedFMC: this kit vs the authors' SR-LoRA")  # fmt: skip
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    return ax
-
-
 def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure:
-    """One panel per need of :func:`~srlora_utils.controlled.allocation_experiment` (``table``): relative fit error
-    against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the profile's model."""
+    """One panel per need of :func:`~srlora_utils.experiments.controlled.allocation_experiment` (``table``): relative
+    fit error against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the model
+    whose stable ranks were used."""
     needs = list(dict.fromkeys(table["need"]))
     fig, axes = plt.subplots(1, len(needs), figsize=(3.3 * len(needs), 3.2), sharey=True)
     titles = {"proportional": "need ∝ stable rank\n(the prior is right)", "inverse": "need ∝ 1 / stable rank\n"
@@ -189,7 +165,8 @@ VERDICT_COLOURS = {"ahead": "tab:green", "behind": "tab:red", "not resolved": "t
 
 
 def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric: str = "accuracy") -> plt.Figure:
-    """A forest plot of a study's comparisons (``table`` from :func:`~srlora_utils.baseline_study.comparison_table`):
+    """A forest plot of a study's comparisons (``table`` from
+    :func:`~srlora_utils.experiments.baseline_study.comparison_table`):
     each paired difference in test ``metric`` with its 95% interval, coloured by verdict (equivalent: blue), against the
     ±``margin`` equivalence band; ``title`` names the backbone and data."""
     rows = table.reset_index()

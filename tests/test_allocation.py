@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srlora_utils as S
-from srlora_utils.allocation import discordant_pairs, uniform_budget
+from srlora_utils.core.allocation import discordant_pairs, uniform_budget
 
 
 def profile_of(sranks, dims=None):

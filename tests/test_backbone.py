@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import srlora_utils as S
-from srlora_utils import offline_weights as ow
+from srlora_utils.models import offline_weights as ow
 
 
 def test_offline_backbone_loads_strictly(offline_vit):

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srlora_utils.baseline_study import (
+from srlora_utils.errors import SrLoraError
+from srlora_utils.experiments.baseline_study import (
     RSLORA,
     StudyDesign,
     cell_name,
@@ -22,10 +23,10 @@ from srlora_utils.baseline_study import (
     read_question,
     study_files,
 )
-from srlora_utils.errors import SrLoraError
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.records import read_records
-from srlora_utils.training import config_key, train
+from srlora_utils.experiments.grids import grid_configs, grid_settings
+from srlora_utils.training.config import config_key
+from srlora_utils.training.records import read_records
+from srlora_utils.training.run import train
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = REPO / "grids" / "baseline-study.toml"
@@ -60,7 +61,7 @@ def test_the_registered_grid_states_questions_primary_and_run_counts():
     design = StudyDesign.from_settings(settings)
     assert sorted(design.questions) == ["Q1", "Q2", "Q3", "Q4", "Q5"]
     assert (design.method, design.reference, design.half_width, design.margin) == ("srlora_budget", "lora", 2.5, 2.0)
-    configs = profile_configs(settings)
+    configs = grid_configs(settings)
     assert len(configs) == len({config_key(c) for c in configs}) == 424  # blocks overlap; each run once
     per_cell = {}
     for c in configs:
@@ -74,10 +75,10 @@ def test_the_registered_grid_states_questions_primary_and_run_counts():
     assert table["new runs"].sum() == 424 and list(table["question"]) == ["Q1 Q2 Q3", "Q1", "Q4", "Q5", "Q5"]
     assert "needs 22 pairs" in read_design(design).text
     # CI size collapses every block to one seed and one epoch; an override holds in every block
-    assert {c.seed for c in profile_configs(grid_settings(str(GRID), tiny=True))} == {0}
-    assert {c.epochs for c in profile_configs(grid_settings(str(GRID), epochs=2))} == {2}
+    assert {c.seed for c in grid_configs(grid_settings(str(GRID), tiny=True))} == {0}
+    assert {c.epochs for c in grid_configs(grid_settings(str(GRID), epochs=2))} == {2}
     for name in ("tutorial", "paper"):
-        other = profile_configs(grid_settings(str(study_files(name)[0])))
+        other = grid_configs(grid_settings(str(study_files(name)[0])))
         assert {c.scaling for c in other} == {"paper", "rslora"} and len(other) > 400
 
 
@@ -92,12 +93,12 @@ def test_a_grid_refuses_unknown_block_and_primary_keys(tmp_path):
     bad.write_text('methods = ["lora"]\n[tasks]\nlfw = 5\n[[blocks]]\nscaling = "sqrt"\n')
     with pytest.raises(SrLoraError, match="scaling 'sqrt' unknown"):
         grid_settings(str(bad))
-    with pytest.raises(SrLoraError, match="unknown profile 'laptop'"):
+    with pytest.raises(SrLoraError, match="unknown preset 'laptop'"):
         study_files("laptop")
 
 
 def test_missing_shipped_records_fail_in_one_line_instead_of_training_the_study(monkeypatch):
-    import srlora_utils.baseline_study as study
+    import srlora_utils.experiments.baseline_study as study
 
     monkeypatch.setattr(study, "SHIPPED_RECORDS", "results/baseline-study/nowhere.jsonl")
     with pytest.raises(SrLoraError, match=r"shipped study records .* are missing: restore them .* rerun=True"):
@@ -168,7 +169,7 @@ def _shipped() -> list[dict]:
 
 def test_the_shipped_records_are_the_whole_registered_study():
     records = _shipped()
-    keys = {config_key(c) for c in profile_configs(grid_settings(str(GRID)))}
+    keys = {config_key(c) for c in grid_configs(grid_settings(str(GRID)))}
     assert keys <= {r["key"] for r in records}, "records lack runs of the grid: run `make study`"
     assert all(r["standin"] for r in records)
     readme = (REPO / "results" / "baseline-study" / "README.md").read_text()
@@ -202,7 +203,7 @@ def test_stored_runs_reproduce_when_trained_again(task, shots, method):
     perfect): the same test metrics within one test image, and a stop only where the stored run had a perfect epoch
     it could select (AdaLoRA: not before its budget is final)."""
     settings = grid_settings(str(GRID))
-    cfg = next(c for c in profile_configs(settings) if (c.task, c.shots, c.method, c.seed, c.scaling) == (
+    cfg = next(c for c in grid_configs(settings) if (c.task, c.shots, c.method, c.seed, c.scaling) == (
         task, shots, method, 3, "paper"))  # fmt: skip
     stored = next(r for r in _shipped() if r["key"] == config_key(cfg))
     assert settings["stop_at_perfect_val"] is True
@@ -211,7 +212,7 @@ def test_stored_runs_reproduce_when_trained_again(task, shots, method):
         assert again["stopped_at_epoch"] == again["best_epoch"] and len(again["history"]) == again["best_epoch"]
     else:
         assert again["stopped_at_epoch"] is None and again["steps"] == again["schedule_steps"]
-    from srlora_utils.tasks import load_task
+    from srlora_utils.data.tasks import load_task
 
     one_image = 100 / len(load_task(task, shots, 3, None, cfg.img_size, "none").test)
     for name, value in stored["test"].items():

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "build" / "book"
 SHOTS = ROOT / "build" / "book-screenshots"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PAGES = ["index.html"] + [nb.with_suffix(".html").name for nb in NOTEBOOKS]
+GUIDES = sorted(p.stem for p in (ROOT / "docs").glob("*.md") if p.name != "index.md")
+PAGES = ["index.html"] + [f"{g}.html" for g in GUIDES] + [nb.with_suffix(".html").name for nb in NOTEBOOKS]
 pytestmark = pytest.mark.slow
 
 #: The page checker, run by Chromium on the site's own origin: each page in an iframe, once MathJax has typeset it

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 import srlora_utils as S
-from srlora_utils.checkpoint import (
+from srlora_utils.core.checkpoint import (
     checkpoint_lora_config,
     checkpoint_profile,
     checkpoint_tensors,
     offline_text_checkpoint,
-    select_targets,
+    select_modules,
 )
 
 
@@ -34,7 +34,7 @@ def vit_shards(tmp_path_factory):
 def test_sharded_checkpoint_profile_is_the_models_own(vit_shards):
     folder, model = vit_shards
     assert len(list(folder.glob("*.safetensors"))) > 1 and list(folder.glob("*.index.json"))
-    from_ckpt = checkpoint_profile(folder, r"blocks\.\d+\.attn\.(qkv|proj)", method="exact", progress=False)
+    from_ckpt = checkpoint_profile(folder, r"blocks\.\d+\.attn\.(qkv|proj)", estimator="exact", progress=False)
     from_model = S.spectral_profile(model, "qkv")
     both = from_ckpt.merge(from_model, on="module", suffixes=("_ckpt", "_model"))
     assert len(both) == len(from_model) == len(from_ckpt) == 24
@@ -47,13 +47,13 @@ def test_sharded_checkpoint_profile_is_the_models_own(vit_shards):
 def test_target_patterns():
     shapes = {"enc.0.q.weight": (4, 4), "enc.0.q.bias": (4,), "enc.0.v.weight": (4, 4),
               "embeddings.word.weight": (9, 4), "lm_head.weight": (9, 4), "enc.0.norm.weight": (4,)}  # fmt: skip
-    assert select_targets(shapes) == ["enc.0.q", "enc.0.v"]  # all-linear: no embeddings, head, norms or biases
-    assert select_targets(shapes, r"enc\.\d+\.v") == ["enc.0.v"]
-    assert select_targets(shapes, ["q"]) == ["enc.0.q"]
+    assert select_modules(shapes) == ["enc.0.q", "enc.0.v"]  # all-linear: no embeddings, head, norms or biases
+    assert select_modules(shapes, r"enc\.\d+\.v") == ["enc.0.v"]
+    assert select_modules(shapes, ["q"]) == ["enc.0.q"]
     with pytest.raises(S.SrLoraError, match="match no 2-D weight"):
-        select_targets(shapes, "nothing")
+        select_modules(shapes, "nothing")
     with pytest.raises(S.SrLoraError, match="not a valid regular expression"):
-        select_targets(shapes, "enc[")
+        select_modules(shapes, "enc[")
 
 
 def test_text_transformer_lora_config_in_one_call():
@@ -64,7 +64,7 @@ def test_text_transformer_lora_config_in_one_call():
 
     folder = offline_text_checkpoint()
     config = checkpoint_lora_config(folder)
-    profile = checkpoint_profile(folder, method="exact", progress=False)
+    profile = checkpoint_profile(folder, estimator="exact", progress=False)
     assert len(profile) == 36 and set(profile["kind"]) == {"attention.self.query", "attention.self.key",
                                                           "attention.self.value", "attention.output.dense",
                                                           "intermediate.dense", "output.dense"}  # fmt: skip
@@ -92,13 +92,13 @@ PEAK = """
 import resource, sys
 from pathlib import Path
 from safetensors.torch import load_file
-from srlora_utils.checkpoint import checkpoint_profile
+from srlora_utils.core.checkpoint import checkpoint_profile
 folder, allowed = sys.argv[1], int(sys.argv[2])
-checkpoint_profile(folder, targets=r"layers\\.0\\.proj", progress=False)  # warm-up: allocator, threads, libraries
+checkpoint_profile(folder, target=r"layers\\.0\\.proj", progress=False)  # warm-up: allocator, threads, libraries
 data_mb = next(int(line.split()[1]) // 1024 for line in open("/proc/self/status") if line.startswith("VmData:"))
 limit = (data_mb + allowed) * 2**20
 resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))  # the private memory this process may still take
-profile = checkpoint_profile(folder, targets="all-linear", progress=False)
+profile = checkpoint_profile(folder, target="all_linear", progress=False)
 print("PROFILED", len(profile), "stages", profile["stable_rank"].notna().sum())
 try:
     whole = {}
@@ -141,15 +141,19 @@ def test_spectral_profile_and_the_cli_take_a_checkpoint(vit_shards, tmp_path, ca
     from srlora_utils.cli import main
 
     folder, _ = vit_shards
-    by_path = S.spectral_profile(folder, "all_linear", method="fast")
+    by_path = S.spectral_profile(folder, "all_linear", estimator="fast")
     assert len(by_path) == 48 and set(by_path["kind"]) == {"attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"}
     with pytest.raises(S.SrLoraError, match="names parts of a timm ViT"):
         S.spectral_profile(folder)  # "official" needs the model's split q, k, v: not a checkpoint target
     text = offline_text_checkpoint()
-    argv = ["allocate", "--checkpoint", str(text), "--targets", "query,value", "--lora-config", str(tmp_path)]
+    argv = ["allocate", "--checkpoint", str(text), "--target", "query,value", "--lora-config", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "stable rank: fast" in out and "total: 12 modules" in out
     config = LoraConfig.from_pretrained(str(tmp_path))
     assert config.target_modules.count("|") == 11 and "key" not in config.target_modules  # 12 modules
     assert config.rank_pattern and all("query" in k or "value" in k for k in config.rank_pattern)
+    argv[argv.index("--target")] = "--targets"  # the old spelling still parses, to the same allocation
+    assert main([*argv[:-2], "--json", str(tmp_path / "ranks.json")]) == 0
+    saved = json.loads((tmp_path / "ranks.json").read_text())
+    assert saved["target"] == "query,value" and len(saved["ranks"]) == 12 and saved["estimator"] == "fast"

@@ -22,9 +22,10 @@ def test_allocate_prints_table_and_writes_json(tmp_path, capsys):
 
 
 def test_allocate_paper_rule_on_fused_target(capsys):
-    assert main(["allocate", "--target", "qkv", "--method", "fast"]) == 0
+    assert main(["allocate", "--target", "qkv", "--estimator", "fast"]) == 0
+    assert main(["allocate", "--target", "qkv", "--method", "fast"]) == 0  # the old spelling still parses
     text = capsys.readouterr().out
-    assert "blocks.0.attn.qkv " in text and "1152x384" in text
+    assert "blocks.0.attn.qkv " in text and "1152x384" in text and text.count("stable rank: fast") == 2
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,7 @@ def test_allocate_paper_rule_on_fused_target(capsys):
         (["allocate", "--r", "eight"], "invalid int value"),
         (["allocate", "--rule", "budget", "--budget", "10"], "budget of 10 LoRA parameters is too small"),
         (["allocate", "--backbone", "vit_nope"], "unknown backbone 'vit_nope'"),
+        (["allocate", "--target", "everything"], "--target 'everything' is not a target of a backbone"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, message):
@@ -63,3 +65,15 @@ def test_train_command_rejects_unknown_method():
     proc = subprocess.run([sys.executable, "-m", "srlora_utils.cli", "train", "--method", "sora"],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "invalid choice: 'sora'" in proc.stderr
+
+
+def test_train_options_are_the_trainconfig_fields_with_its_defaults():
+    import dataclasses
+
+    from srlora_utils.cli import build_parser
+    from srlora_utils.training.config import TrainConfig
+
+    args = build_parser().parse_args(["train"])
+    assert {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)} == dataclasses.asdict(TrainConfig())
+    args = build_parser().parse_args(["train", "--warmup-iters", "3", "--lr", "0.01", "--exp", "2"])
+    assert (args.warmup_iters, args.lr, args.exp) == (3, 0.01, 2)

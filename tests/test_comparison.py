@@ -5,9 +5,9 @@ import math
 import pytest
 from scipy import stats
 
-from srlora_utils.baselines import pixel_baselines
-from srlora_utils.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
-from srlora_utils.tasks import load_task
+from srlora_utils.data.tasks import load_task
+from srlora_utils.experiments.baselines import pixel_baselines
+from srlora_utils.experiments.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 
 
 def _run(method, seed, acc, ranks=None, step=0.1, rr=None):
@@ -55,23 +55,23 @@ def test_pixel_baselines_on_lfw():
     assert all(50 < v <= 100 for v in base.values())  # faces vs non-faces: raw pixels beat chance
 
 
-def test_profiles_own_their_augmentation_and_methods():
-    from srlora_utils.methods import METHODS
-    from srlora_utils.profiles import CORE_METHODS, experiment_profile
+def test_presets_own_their_augmentation_and_methods():
+    from srlora_utils.experiments.presets import CORE_METHODS, preset
+    from srlora_utils.training.methods import METHODS
 
     for domain in ("medical", "remote_sensing", "comparison"):
-        assert experiment_profile(domain, "offline")["augment"] == "mild"
-        assert experiment_profile(domain, "paper")["augment"] == "official"
-    assert experiment_profile("comparison", "offline")["methods"] == list(METHODS)
-    settings = experiment_profile("medical", "offline")
-    settings["methods"].append("eva")  # a copy: the profile itself is unchanged
-    assert experiment_profile("medical", "offline")["methods"] == CORE_METHODS
+        assert preset(domain, "offline")["augment"] == "mild"
+        assert preset(domain, "paper")["augment"] == "official"
+    assert preset("comparison", "offline")["methods"] == list(METHODS)
+    settings = preset("medical", "offline")
+    settings["methods"].append("eva")  # a copy: the preset itself is unchanged
+    assert preset("medical", "offline")["methods"] == CORE_METHODS
 
 
 def test_adaptation_gain_reads_the_domain_gap_from_a_summary():
     """Linear probe against the best method that adapts the backbone, per (task, shots); the head-only probe is
     never the 'best adapting method', and a group without a probe is left out."""
-    from srlora_utils.study import adaptation_gain
+    from srlora_utils.experiments.study import adaptation_gain
 
     runs = [_run("linear_probe", s, a) for s, a in enumerate([60, 70])]
     runs += [_run("lora", s, a) for s, a in enumerate([80, 88])] + [
@@ -90,19 +90,19 @@ def test_rank_allocations_share_lora_budget_where_they_should():
     """The budget allocation spends exactly uniform LoRA's parameters; the table names all three allocations."""
     import pandas as pd
 
-    from srlora_utils.study import allocation_table, rank_allocations
+    from srlora_utils.experiments.study import allocation_summary, rank_allocations
 
     profile = pd.DataFrame({"module": ["a", "b", "c"], "d_out": [64] * 3, "d_in": [64] * 3,
                             "stable_rank": [2.2, 10.6, 30.1]})  # fmt: skip
     alloc = rank_allocations(profile, r=8)
     assert alloc["srlora (paper)"] == {"a": 2, "b": 11, "c": 30}
-    table = allocation_table(alloc, profile)
+    table = allocation_summary(profile, alloc)
     assert table.loc["srlora_budget", "LoRA parameters"] == table.loc["lora", "LoRA parameters"] == 3 * 8 * 128
     assert table.loc["lora", "ranks"] == "8..8"
 
 
 def test_equivalence_holm_and_power():
-    from srlora_utils.comparison import holm, paired_interval, runs_for_half_width
+    from srlora_utils.experiments.comparison import holm, paired_interval, runs_for_half_width
 
     close = paired_interval([0.5, -0.5, 0.2, -0.1, 0.3, -0.4, 0.1, 0.0, -0.2, 0.1], margin=2.0)
     assert (

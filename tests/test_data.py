@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 import srlora_utils as S
-from srlora_utils.fewshot import sample_few_shot
-from srlora_utils.list_files import read_list
-from srlora_utils.tasks import load_task
+from srlora_utils.data.fewshot import sample_few_shot
+from srlora_utils.data.list_files import read_list
+from srlora_utils.data.tasks import load_task
 
 
 def write_images(folder: Path, names: list[str], seed: int = 0) -> None:
@@ -50,11 +50,14 @@ def test_standins_are_labelled_and_deterministic(name, shots):
     again = load_task(name, shots=shots, seed=0, img_size=32)
     assert torch.equal(task.val[0][0], again.val[0][0])
     other = load_task(name, shots=shots, seed=1, img_size=32)
-    assert len(task.test) == len(other.test)  # the test set does not depend on the seed
+    assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(task.test, other.test))  # seed-free test set
+    plain, plain_other = task.train_without_augmentation(), other.train_without_augmentation()
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(plain, again.train_without_augmentation()))  # same seed
+    assert any(not torch.equal(a[0], b[0]) for a, b in zip(plain, plain_other))  # another seed, another split
 
 
 def test_texture_patches_keep_test_pixels_out_of_the_pool():
-    from srlora_utils.tasks import _texture_patches
+    from srlora_utils.data.standins import _texture_patches
 
     image = np.arange(100 * 80).reshape(100, 80)  # every pixel distinct: a patch's values reveal its rows
     rng = np.random.default_rng(0)
@@ -108,7 +111,7 @@ def test_medmnist_npz(tmp_path):
     assert task.num_classes == 4 and len(task.train) == 8 and len(task.test) == 12
     np.savez(tmp_path / "broken.npz", images=arrays["train_images"])
     with pytest.raises(S.SrLoraError, match="not a MedMNIST file"):
-        load_task("medmnist:broken", shots=2, root=tmp_path)
+        load_task("medmnist:broken", shots=2, root=tmp_path, img_size=16)
 
 
 def test_imagefolder(tmp_path):
@@ -134,25 +137,28 @@ def test_malformed_list_files(tmp_path, content, match):
 
 def test_data_errors(tmp_path):
     with pytest.raises(S.SrLoraError, match="VTAB-1k eurosat folder .* is missing"):
-        load_task("vtab:eurosat", root=tmp_path)
+        load_task("vtab:eurosat", root=tmp_path, img_size=16)
     with pytest.raises(S.SrLoraError, match="VTAB-1k/eurosat is missing: place the data there .*SRLORA_DATA"):
-        load_task("vtab:eurosat")
+        load_task("vtab:eurosat", img_size=16)
     with pytest.raises(S.SrLoraError, match="pass exp=1..5"):
-        load_task("medfmc:chest", root=tmp_path)
+        load_task("medfmc:chest", root=tmp_path, img_size=16)
     with pytest.raises(S.SrLoraError, match="drop exp"):
-        load_task("lfw", exp=2)
+        load_task("lfw", exp=2, img_size=16)
     with pytest.raises(S.SrLoraError, match="unknown task"):
-        load_task("imagenet", root=tmp_path)
+        load_task("imagenet", root=tmp_path, img_size=16)
     root = make_vtab(tmp_path)
     (root / "eurosat" / "test.txt").unlink()
     with pytest.raises(S.SrLoraError, match="test.txt is missing"):
-        load_task("vtab:eurosat", shots=1, root=root)
+        load_task("vtab:eurosat", shots=1, root=root, img_size=16)
     (root / "eurosat" / "test.txt").write_text("images/0_0.png 0\n")
     (root / "eurosat" / "images" / "0_0.png").write_bytes(b"not a png")
     task = load_task("vtab:eurosat", shots=1, root=root, img_size=16)
     with pytest.raises(S.SrLoraError, match="0_0.png does not decode"):
         task.test[0]
     with pytest.raises(S.SrLoraError, match="dermamnist.npz is missing|could not download MedMNIST"):
-        load_task("medmnist:dermamnist", root=tmp_path / "none")
+        load_task("medmnist:dermamnist", root=tmp_path / "none", img_size=16)
     with pytest.raises(S.SrLoraError, match="could not be downloaded .*unzip EuroSAT.zip"):
-        load_task("eurosat", root=tmp_path / "nowhere")
+        load_task("eurosat", root=tmp_path / "nowhere", img_size=16)
+
+    with pytest.raises(S.SrLoraError, match=r"load_task\('lfw'\) needs img_size"):
+        load_task("lfw", shots=1)

@@ -8,7 +8,7 @@ import torch
 from conftest import make_tiny_vit
 
 import srlora_utils as S
-from srlora_utils.methods import (
+from srlora_utils.training.methods import (
     METHOD_SPECS,
     METHODS,
     MethodContext,
@@ -18,7 +18,7 @@ from srlora_utils.methods import (
     prepare_method,
     shuffled_ranks,
 )
-from srlora_utils.nested import NestedRankSampler
+from srlora_utils.training.nested import NestedRankSampler
 
 
 def _batch(n: int = 4, size: int = 32) -> torch.Tensor:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import srlora_utils as S
-from srlora_utils.profile import COLUMNS
+from srlora_utils.core.spectral import PROFILE_COLUMNS
 
 
 def test_split_qkv_keeps_outputs(tiny_vit):
@@ -25,7 +25,7 @@ def test_split_qkv_rejects_models_without_qkv():
 
 def test_profiles_for_each_target(tiny_vit):
     fused = S.spectral_profile(tiny_vit, "qkv")
-    assert list(fused.columns) == COLUMNS
+    assert list(fused.columns) == PROFILE_COLUMNS
     assert fused["kind"].tolist() == ["qkv", "proj"] * 2
     assert fused.loc[0, ["d_out", "d_in"]].tolist() == [576, 192]
     all_fused = S.spectral_profile(tiny_vit, "all_linear")
@@ -43,7 +43,7 @@ def test_profiles_for_each_target(tiny_vit):
     assert separate.loc[0, "stable_rank"] == pytest.approx(S.stable_rank(q))
     assert separate.loc[2, "stable_rank"] == pytest.approx(official.loc[2, "stable_rank"])
     assert S.spectral_profile(tiny_vit, "all_linear")["kind"].tolist()[:6] == ["q", "k", "v", "proj", "fc1", "fc2"]
-    fast = S.spectral_profile(tiny_vit, "official", method="fast")
+    fast = S.spectral_profile(tiny_vit, "official", estimator="fast")
     assert (fast["stable_rank"] - official["stable_rank"]).abs().max() / official["stable_rank"].max() < 1e-3
 
 

@@ -1,5 +1,5 @@
-"""Notebooks: a parameters cell each; papermill parameter injection (cheap notebooks, and the paper profile of the
-training notebooks on synthetic fixtures at tiny size: nbval executes every default profile once); stored outputs."""
+"""Notebooks: a parameters cell each; papermill parameter injection (cheap notebooks, and the paper preset of the
+training notebooks on synthetic fixtures at tiny size: nbval executes every default preset once); stored outputs."""
 
 from pathlib import Path
 
@@ -18,13 +18,13 @@ PAPERMILL = {  # parameters injected in a second, cheap execution
 }
 
 
-#: The paper profile of 03 and 04 on synthetic fixtures in the official layouts, at tiny size (notebook 06 runs its
-#: paper grid on fixtures by default, so nbval covers it). Every code path of the paper profile executes.
-TINY = {"profile": "paper", "backbone": "dinov2_vits14_imgfocus", "img_size": 28, "epochs": 1}
+#: The paper preset of 03 and 04 on synthetic fixtures in the official layouts, at tiny size (notebook 06 runs its
+#: paper grid on fixtures by default, so nbval covers it). Every code path of the paper preset executes.
+TINY = {"preset": "paper", "backbone": "dinov2_vits14_imgfocus", "img_size": 28, "epochs": 1}
 PAPER_ON_FIXTURES = {
     "03_medical_fewshot.ipynb": {**TINY, "exps": [1, 2], "shots": [1, 5]},
     "04_remote_sensing_fewshot.ipynb": {**TINY, "seeds": [0, 1]},
-    "05_baseline_comparison.ipynb": {"profile": "paper", "tiny": True, "epochs": 2},  # the paper study at CI size
+    "05_baseline_comparison.ipynb": {"preset": "paper", "tiny": True, "epochs": 2},  # the paper study at CI size
 }
 
 
@@ -73,8 +73,8 @@ def test_stored_outputs_are_present_and_clean(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PAPER_ON_FIXTURES))
-def test_paper_profile_runs_end_to_end_on_fixtures(name, tmp_path, monkeypatch):
-    from srlora_utils.fixtures import write_fixtures
+def test_paper_preset_runs_end_to_end_on_fixtures(name, tmp_path, monkeypatch):
+    from srlora_utils.data.fixtures import write_fixtures
 
     write_fixtures(tmp_path / "data")
     monkeypatch.setenv("SRLORA_DATA", str(tmp_path / "data"))  # the kernel inherits it

@@ -53,17 +53,17 @@ def _public_functions():
 
     import srlora_utils
 
-    for info in pkgutil.iter_modules(srlora_utils.__path__):
-        module = importlib.import_module(f"srlora_utils.{info.name}")
+    for info in pkgutil.walk_packages(srlora_utils.__path__, prefix="srlora_utils."):
+        module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue
             if inspect.isfunction(obj):
-                yield f"{info.name}.{name}", obj, module
+                yield f"{info.name.removeprefix('srlora_utils.')}.{name}", obj, module
             elif inspect.isclass(obj):
                 for meth_name, meth in vars(obj).items():
                     if inspect.isfunction(meth) and not meth_name.startswith("_"):
-                        yield f"{info.name}.{name}.{meth_name}", meth, module
+                        yield f"{info.name.removeprefix('srlora_utils.')}.{name}.{meth_name}", meth, module
 
 
 def test_public_docstrings_name_the_arguments_of_functions_with_three_or_more():
@@ -75,6 +75,7 @@ def test_public_docstrings_name_the_arguments_of_functions_with_three_or_more():
     import srlora_utils
 
     vague = []
+    assert len({m.__name__ for _, _, m in _public_functions()}) >= 40  # every module of every subpackage is read
     for qualname, fn, module in _public_functions():
         params = [p.name for p in inspect.signature(fn).parameters.values()
                   if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]  # fmt: skip
@@ -90,3 +91,24 @@ def test_public_docstrings_name_the_arguments_of_functions_with_three_or_more():
         if missing:
             vague.append(f"{qualname}: {', '.join(missing)}")
     assert not vague, "docstrings that do not name these arguments:\n" + "\n".join(vague)
+
+
+def test_readme_is_short_and_its_links_resolve():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150, "README.md is for a five-minute read: move detail to docs/"
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    assert any(link.startswith("docs/") for link in links)
+    missing = [link for link in links if not link.startswith("http") and not (ROOT / link).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+    for page in ROOT.glob("docs/*.md"):  # every page of the course site is in its table of contents
+        assert page.name == "index.md" or f"\n{page.stem}\n" in (ROOT / "docs" / "index.md").read_text(), page
+
+
+def test_license_and_citation_say_what_pyproject_and_the_paper_say():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License") and "MIT" in str(meta.get("license"))
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == meta["version"] and cff["license"] == "MIT"
+    paper = cff["preferred-citation"]
+    assert "arXiv:2507.00327" in [i["value"] for i in paper["identifiers"]]
+    assert " ".join(paper["title"].split()) in " ".join((ROOT / "README.md").read_text().split())

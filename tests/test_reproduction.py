@@ -11,18 +11,20 @@ from pathlib import Path
 import pytest
 
 import srlora_utils as S
-from srlora_utils import training
 from srlora_utils.cli import main
-from srlora_utils.data_paths import data_dir, repository_data_dir, resolve_root
-from srlora_utils.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
-from srlora_utils.normalization import IMAGENET_MEAN, resolve_normalization
-from srlora_utils.profiles import experiment_profile, profile_configs
-from srlora_utils.readings import read_ranking
-from srlora_utils.records import append_record, read_records
-from srlora_utils.report import format_report, medfmc_table, select_records
-from srlora_utils.sweeps import runs_table, shard, summary_table
-from srlora_utils.tasks import FIXTURE_MARKER, load_task
-from srlora_utils.training import TrainConfig, train
+from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
+from srlora_utils.data.paths import FIXTURE_MARKER, data_dir, repository_data_dir, resolve_root
+from srlora_utils.data.tasks import load_task
+from srlora_utils.experiments.grids import grid_configs
+from srlora_utils.experiments.presets import preset
+from srlora_utils.experiments.readings import read_ranking
+from srlora_utils.experiments.report import format_report, medfmc_table, select_records
+from srlora_utils.experiments.sweeps import runs_table, shard, summary_table
+from srlora_utils.models.normalization import IMAGENET_MEAN, resolve_normalization
+from srlora_utils.training import run as training
+from srlora_utils.training.config import TrainConfig
+from srlora_utils.training.records import append_record, read_records
+from srlora_utils.training.run import train
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_relative_roots_resolve_under_the_data_folder_from_any_working_directory
     assert resolve_root("MedFMC") == on_fixtures.resolve() / "MedFMC"
     assert resolve_root(None, "vtab") == on_fixtures.resolve() / "VTAB-1k"
     assert resolve_root(tmp_path / "x") == tmp_path / "x"  # absolute roots as given
-    task = load_task("vtab:eurosat", 1, 0, None, 16)  # the profile's root (None): the data folder's VTAB-1k
+    task = load_task("vtab:eurosat", 1, 0, None, 16)  # the preset's root (None): the data folder's VTAB-1k
     assert len(task.train) == 10
 
 
@@ -74,11 +76,11 @@ def test_medfmc_runs_name_their_split_and_read_its_lists(on_fixtures):
         train(TrainConfig(task="lfw", exp=1))
 
 
-def test_the_paper_profiles_sweep_every_medfmc_split():
-    configs = profile_configs(experiment_profile("medical", "paper"))
+def test_the_paper_presets_sweep_every_medfmc_split():
+    configs = grid_configs(preset("medical", "paper"))
     assert {c.exp for c in configs} == {1, 2, 3, 4, 5} and {c.shots for c in configs} == {1, 5, 10}
     assert len({(c.shots, c.exp, c.method, c.seed) for c in configs}) == len(configs) == 3 * 5 * 5
-    grid = profile_configs(experiment_profile("reproduction", "paper"))
+    grid = grid_configs(preset("reproduction", "paper"))
     assert {c.exp for c in grid if c.task.startswith("vtab")} == {None}
     assert {c.weight_decay for c in grid if c.task.startswith("medfmc")} == {0.3}
 
@@ -224,7 +226,7 @@ def test_a_fixture_report_names_its_splits_and_keeps_the_authors_apart():
 
 
 def test_shards_partition_the_grid():
-    configs = profile_configs(experiment_profile("reproduction", "paper"))
+    configs = grid_configs(preset("reproduction", "paper"))
     parts = [shard(configs, f"{i}/3") for i in range(3)]
     assert sorted(map(id, sum(parts, []))) == sorted(map(id, configs))
     with pytest.raises(S.SrLoraError, match="not i/n"):

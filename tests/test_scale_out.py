@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import srlora_utils as S
-from srlora_utils.launch import worker_share
-from srlora_utils.profiles import grid_settings, profile_configs
-from srlora_utils.records import append_record, read_records
-from srlora_utils.training import config_key
+from srlora_utils.experiments.grids import grid_configs, grid_settings
+from srlora_utils.experiments.launch import worker_share
+from srlora_utils.training.config import config_key
+from srlora_utils.training.records import append_record, read_records
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK_GRID = REPO / "grids" / "quick-cpu.toml"
@@ -29,16 +29,16 @@ def _keys(records: list[dict]) -> list[str]:
 
 
 def _grid_keys() -> list[str]:
-    return sorted(config_key(c) for c in profile_configs(grid_settings(str(QUICK_GRID))))
+    return sorted(config_key(c) for c in grid_configs(grid_settings(str(QUICK_GRID))))
 
 
 # --- grid files and shares -----------------------------------------------------------------------------------------
 
 
 def test_grid_files_expand_and_refuse_unknown_keys(tmp_path):
-    configs = profile_configs(grid_settings(str(QUICK_GRID)))
+    configs = grid_configs(grid_settings(str(QUICK_GRID)))
     assert len(configs) == 12 and {c.method for c in configs} == {"linear_probe", "lora"}
-    assert len(profile_configs(grid_settings(str(REPO / "grids" / "paper-all-methods.toml")))) == 660
+    assert len(grid_configs(grid_settings(str(REPO / "grids" / "paper-all-methods.toml")))) == 660
     bad = tmp_path / "bad.toml"
     bad.write_text('methods = ["lora"]\nepoch = 3\n[tasks]\nlfw = [1]\n')
     with pytest.raises(S.SrLoraError, match=r"bad.toml: unknown keys \['epoch'\]; allowed: base, tasks"):
@@ -65,7 +65,7 @@ def test_worker_shares_come_from_torchrun_and_slurm(monkeypatch):
 
 
 def test_the_device_does_not_change_a_runs_key():
-    cfg = profile_configs(grid_settings(str(QUICK_GRID)))[0]
+    cfg = grid_configs(grid_settings(str(QUICK_GRID)))[0]
     import dataclasses
 
     assert config_key(dataclasses.replace(cfg, device="cuda:3")) == config_key(cfg)
@@ -123,7 +123,7 @@ def test_local_jobs_split_the_grid_and_the_machine(tmp_path):
     assert f"2 local jobs, {threads} thread(s) each" in out.stdout and "share 0/2" in out.stdout
     assert "share 1/2" in out.stdout
     settings = grid_settings(str(QUICK_GRID), seeds=[0, 1])
-    assert _keys(read_records(records)) == sorted(config_key(c) for c in profile_configs(settings))
+    assert _keys(read_records(records)) == sorted(config_key(c) for c in grid_configs(settings))
     refused = subprocess.run(cmd + ["--shard", "0/2"], capture_output=True, text=True, env=_env())
     assert refused.returncode == 2 and "--jobs and --shard exclude each other" in refused.stderr
 

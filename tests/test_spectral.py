@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import srlora_utils as S
-from srlora_utils.profile import random_matrix_check
-from srlora_utils.spectral import marchenko_pastur_stable_rank, top_singular_value
+from srlora_utils.core.profile import random_matrix_check
+from srlora_utils.core.spectral import marchenko_pastur_stable_rank, top_singular_value
 
 
 def random_matrix(m: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -70,7 +70,7 @@ def test_conv_kernels_are_flattened():
 def test_low_precision_inputs_are_computed_in_float64(dtype):
     w = random_matrix(64, 32).to(dtype)
     assert S.stable_rank(w) == pytest.approx(S.stable_rank(w.to(torch.float64)), rel=1e-12)
-    assert S.stable_rank(w, method="fast") == pytest.approx(S.stable_rank(w.to(torch.float64)), rel=1e-3)
+    assert S.stable_rank(w, estimator="fast") == pytest.approx(S.stable_rank(w.to(torch.float64)), rel=1e-3)
 
 
 def test_numpy_input_matches_torch():
@@ -85,21 +85,21 @@ def test_numpy_input_matches_torch():
     [random_matrix(384, 1152), decaying(768, 768, 0.5), decaying(300, 900, 1.0), random_matrix(200, 200)],
     ids=["gaussian-384x1152", "decay0.5-768", "decay1.0-300x900", "gaussian-square"],
 )
-def test_fast_method_within_1e_3_of_exact(w):
+def test_fast_estimator_within_1e_3_of_exact(w):
     exact = S.stable_rank(w)
-    fast = S.stable_rank(w, method="fast")
+    fast = S.stable_rank(w, estimator="fast")
     assert abs(fast - exact) / exact <= 1e-3
     # the power-iteration estimate of sigma_1 never exceeds the truth (up to float32 rounding)
     assert top_singular_value(w) <= float(torch.linalg.svdvals(w)[0]) * (1 + 1e-6)
 
 
-def test_fast_method_is_deterministic_and_independent_of_the_global_seed():
+def test_fast_estimator_is_deterministic_and_independent_of_the_global_seed():
     w = decaying(256, 512)
     torch.manual_seed(0)
-    first = S.stable_rank(w, method="fast")
+    first = S.stable_rank(w, estimator="fast")
     torch.manual_seed(123)
-    torch.rand(1000)  # move the global generator: the fast method must not draw from it
-    assert S.stable_rank(w, method="fast") == first
+    torch.rand(1000)  # move the global generator: the fast estimator must not draw from it
+    assert S.stable_rank(w, estimator="fast") == first
     s = np.linalg.svd(w.double().numpy(), compute_uv=False)  # an independent reference
     assert first == pytest.approx(float((s**2).sum() / s[0] ** 2), rel=1e-3)
 
@@ -130,9 +130,9 @@ def test_bad_weights_get_clear_errors(bad, match):
         S.stable_rank(bad)
 
 
-def test_unknown_method():
-    with pytest.raises(S.SrLoraError, match="unknown method"):
-        S.stable_rank(torch.eye(3), method="lanczos")
+def test_unknown_estimator():
+    with pytest.raises(S.SrLoraError, match="unknown estimator"):
+        S.stable_rank(torch.eye(3), estimator="lanczos")
 
 
 def near_half_integer(m: int, n: int, target: float, seed: int) -> torch.Tensor:
@@ -155,7 +155,7 @@ def near_half_integer(m: int, n: int, target: float, seed: int) -> torch.Tensor:
 def test_fast_paper_ranks_are_the_exact_ones_next_to_half_integers():
     """Stable ranks within 1e-4 of a half-integer (after the float32 cast): the certified interval holds the exact
     value and round() of the fast stable rank is round() of the exact one, every time."""
-    from srlora_utils.spectral import certified_stable_rank
+    from srlora_utils.core.spectral import certified_stable_rank
 
     gen = np.random.default_rng(1)
     checked = 0
@@ -168,13 +168,13 @@ def test_fast_paper_ranks_are_the_exact_ones_next_to_half_integers():
             continue
         r = certified_stable_rank(w)
         assert r["low"] <= exact <= r["high"], (m, n, exact, r)
-        assert round(S.stable_rank(w, method="fast")) == round(exact), (m, n, exact, r)
+        assert round(S.stable_rank(w, estimator="fast")) == round(exact), (m, n, exact, r)
         checked += 1
     assert checked >= 20
 
 
 def test_fast_refines_in_float64_only_where_float32_cannot_decide():
-    from srlora_utils.spectral import certified_stable_rank
+    from srlora_utils.core.spectral import certified_stable_rank
 
     w = near_half_integer(256, 256, 12.5 + 2e-7, seed=3)  # 2e-8 relative: below float32's resolution
     exact = S.stable_rank(w)
@@ -184,8 +184,8 @@ def test_fast_refines_in_float64_only_where_float32_cannot_decide():
 
 
 def test_fast_paper_ranks_are_the_exact_ones_on_real_weights():
-    """All 48 linear matrices of the offline ViT (and their paper-rule ranks) by the fast and the exact method."""
-    from srlora_utils.spectral import certified_stable_rank
+    """All 48 linear matrices of the offline ViT (and their paper-rule ranks) by the fast and the exact estimator."""
+    from srlora_utils.core.spectral import certified_stable_rank
 
     model = S.load_backbone()
     for name, module in model.named_modules():
@@ -198,7 +198,7 @@ def test_fast_paper_ranks_are_the_exact_ones_on_real_weights():
 def test_official_method_is_the_scripts_float32_arithmetic():
     w = near_half_integer(300, 200, 20.5, seed=5).numpy()
     s = np.linalg.svd(w, compute_uv=False)  # the official script, verbatim
-    assert S.stable_rank(w, method="official") == float(np.sum(s**2) / s[0] ** 2)
+    assert S.stable_rank(w, estimator="official") == float(np.sum(s**2) / s[0] ** 2)
 
 
 def test_marchenko_pastur_predicts_the_stable_rank_of_random_matrices():

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 import srlora_utils as S
-from srlora_utils.methods import METHODS, get_spec
-from srlora_utils.metrics import classification_metrics
-from srlora_utils.records import read_records
-from srlora_utils.sweeps import run_sweep, summary_table
-from srlora_utils.tasks import load_task
-from srlora_utils.training import TrainConfig, train
+from srlora_utils.data.tasks import load_task
+from srlora_utils.experiments.sweeps import run_sweep, summary_table
+from srlora_utils.training.config import TrainConfig
+from srlora_utils.training.methods import METHODS, get_spec
+from srlora_utils.training.metrics import classification_metrics
+from srlora_utils.training.records import read_records
+from srlora_utils.training.run import train
 
 QUICK = dict(task="digits", shots=1, img_size=28, epochs=2, batch_size=4, warmup_iters=2)
 
@@ -100,7 +101,16 @@ def test_sweep_summary(tmp_path):
     )
     table = summary_table(runs)
     assert list(table.index.get_level_values("method")) == ["linear_probe", "lora"]
-    assert (table["runs"] == 2).all() and "accuracy mean" in table and "accuracy std" in table
+    assert (table["runs"] == 2).all()
+    for method in ("linear_probe", "lora"):
+        values = [r["test"]["accuracy"] for r in runs if r["config"]["method"] == method]
+        row = table.xs(method, level="method").iloc[0]
+        assert row["accuracy mean"] == pytest.approx(np.mean(values))
+        assert row["accuracy std"] == pytest.approx(np.std(values, ddof=1))
+    again = run_sweep(TrainConfig(epochs=1, **{k: v for k, v in QUICK.items() if k != "epochs"}),
+                      methods=["linear_probe", "lora"], seeds=[0, 1], records=str(tmp_path / "r.jsonl"),
+                      progress=False)  # fmt: skip
+    assert again == runs and len(read_records(tmp_path / "r.jsonl")) == 4  # resumed: nothing trained twice
 
 
 def test_training_errors():
@@ -116,7 +126,7 @@ def test_official_random_rank_evaluation_is_an_option():
     full = train(TrainConfig(method="dylora", **QUICK), progress=False)
     official = train(TrainConfig(method="dylora", eval_rank="random", **QUICK), progress=False)
     assert full["history"][0]["train_loss"] == official["history"][0]["train_loss"]  # same training
-    assert "test_random_rank" not in official
+    assert "test_random_rank" not in official and set(full["test_random_rank"]) == set(full["test"])
 
 
 def _toy_fit(stop: bool, selectable_from_step: int = 0):
@@ -124,8 +134,8 @@ def _toy_fit(stop: bool, selectable_from_step: int = 0):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from srlora_utils.methods import AdaptedModel
-    from srlora_utils.training import _fit
+    from srlora_utils.training.methods import AdaptedModel
+    from srlora_utils.training.run import _fit
 
     g = torch.Generator().manual_seed(0)
     x = torch.cat([torch.randn(16, 4, generator=g) + 2, torch.randn(16, 4, generator=g) - 2])

@@ -1,0 +1,174 @@
+"""Synthetic data trees in the exact official layouts (MedFMC, VTAB-1k), so every paper-preset path can run.
+
+The images are small random textures, one template per class (multi-label images blend their classes'
+templates) plus noise: a model can learn them, which is all a fixture needs to show. Every tree carries
+:data:`~srlora_utils.data.paths.FIXTURE_MARKER`, so tasks, records, tables and figures made from it say
+"synthetic fixture, not results". Nothing here is medical or remote-sensing data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import SrLoraError
+from .medfmc import MEDFMC_CLASSES, MEDFMC_EXPS, MEDFMC_MULTILABEL
+from .paths import FIXTURE_MARKER
+from .vtab import VTAB_CLASS_COUNTS
+
+MEDFMC_SHOTS = (1, 5, 10)
+#: VTAB-1k tasks of the fixture and their class counts (the real ones: EuroSAT 10, Resisc45 45).
+VTAB_TASKS = {t: VTAB_CLASS_COUNTS[t] for t in ("eurosat", "resisc45")}
+#: Bumped whenever what the writers produce changes: an older fixture tree is then replaced, not reused.
+FIXTURE_VERSION = 1
+_NOTE = f"Synthetic fixture written by srlora_utils.data.fixtures (version {FIXTURE_VERSION}): not data, not results.\n"
+
+
+def _templates(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` RGB templates (size x size x 3, 0-255): a base colour per class (which survives any crop) under a
+    random low-frequency wave per channel."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out = np.zeros((n, size, size, 3))
+    for i in range(n):
+        for ch in range(3):
+            fx, fy, phase = rng.uniform(0.5, 4, 2).tolist() + [rng.uniform(0, 2 * np.pi)]
+            out[i, :, :, ch] = rng.uniform(40, 215) + 40 * np.sin(2 * np.pi * (fx * xx + fy * yy) + phase)
+    return out
+
+
+def _image(templates: np.ndarray, classes: list[int], rng: np.random.Generator) -> Image.Image:
+    pixels = templates[classes].mean(0) + rng.normal(0, 25, templates.shape[1:])
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _label_field(classes: list[int], n_classes: int, multilabel: bool) -> str:
+    if not multilabel:
+        return str(classes[0])
+    return ",".join("1" if c in classes else "0" for c in range(n_classes))
+
+
+def _fresh(target: Path) -> Path | None:
+    """A temporary folder beside ``target`` to build in; None when ``target`` is already a fixture."""
+    if target.exists():
+        marker = target / FIXTURE_MARKER
+        if marker.is_file() and marker.read_text() == _NOTE:
+            return None
+        if marker.is_file():  # an older fixture: safe to replace
+            shutil.rmtree(target)
+        else:
+            raise SrLoraError(
+                f"{target} exists and is not a synthetic fixture: refusing to touch it; pick another folder"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+
+
+def _publish(tmp: Path, target: Path) -> Path:
+    (tmp / FIXTURE_MARKER).write_text(_NOTE)
+    try:
+        os.rename(tmp, target)  # atomic: a reader sees the whole tree or none of it
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / FIXTURE_MARKER).is_file():  # another writer did not win the race either
+            raise
+    return target
+
+
+def write_medfmc_fixture(root: str | os.PathLike, size: int = 32, test_per_class: int = 4, seed: int = 0) -> Path:
+    """A MedFMC tree under ``root`` (chest, colon, endo; 1/5/10-shot train and val lists for exp1-exp5;
+    ``test_WithLabel.txt``), as :func:`~srlora_utils.data.medfmc.load_medfmc` reads it: images of ``size`` px drawn from
+    ``seed``, ``test_per_class`` test images per class. Returns ``root``."""
+    target = Path(root)
+    tmp = _fresh(target)
+    if tmp is None:
+        return target
+    rng = np.random.default_rng(seed)
+    per_class = 2 * max(MEDFMC_SHOTS)  # disjoint K-shot train and val for the largest K
+    for task, names in MEDFMC_CLASSES.items():
+        n, ml = len(names), MEDFMC_MULTILABEL[task]
+        images = tmp / "MedFMC_train" / task / "images"
+        anns = tmp / "data_anns" / "MedFMC" / task
+        images.mkdir(parents=True)
+        anns.mkdir(parents=True)
+        templates = _templates(n, size, rng)
+        lines: dict[int, list[str]] = {c: [] for c in range(n)}  # pool lines by primary class
+        test: list[str] = []
+        for c in range(n):
+            for j in range(per_class + test_per_class):
+                classes = [c] + ([int(rng.integers(n))] if ml and rng.random() < 0.3 else [])
+                classes = sorted(set(classes))
+                name = f"{task}_{c:02d}_{j:03d}.png"
+                _image(templates, classes, rng).save(images / name)
+                line = f"{name} {_label_field(classes, n, ml)}"
+                (lines[c] if j < per_class else test).append(line)
+        (anns / "test_WithLabel.txt").write_text("\n".join(test) + "\n")
+        for shots in MEDFMC_SHOTS:
+            for exp in MEDFMC_EXPS:
+                pick = np.random.default_rng([seed, shots, exp])
+                train, val = [], []
+                for c in range(n):
+                    order = pick.permutation(per_class)
+                    train += [lines[c][i] for i in order[:shots]]
+                    val += [lines[c][i] for i in order[shots : 2 * shots]]
+                (anns / f"{task}_{shots}-shot_train_exp{exp}.txt").write_text("\n".join(train) + "\n")
+                (anns / f"{task}_{shots}-shot_val_exp{exp}.txt").write_text("\n".join(val) + "\n")
+    return _publish(tmp, target)
+
+
+def write_vtab_fixture(
+    root: str | os.PathLike,
+    tasks: dict[str, int] | None = None,
+    size: int = 32,
+    per_class: tuple = (4, 1, 3),
+    seed: int = 0,
+) -> Path:
+    """A VTAB-1k tree under ``root``: ``<task>/images/`` with ``train800.txt``, ``val200.txt``,
+    ``train800val200.txt`` and ``test.txt`` (``images/<name> label`` lines). ``per_class``: train, val and
+    test images per class (the real files hold 800/200/test images in all). ``tasks``: task -> classes (default
+    EuroSAT and Resisc45); images of ``size`` px drawn from ``seed``. Returns ``root``."""
+    target = Path(root)
+    tmp = _fresh(target)
+    if tmp is None:
+        return target
+    rng = np.random.default_rng(seed + 1)
+    for task, n in (tasks or VTAB_TASKS).items():
+        (tmp / task / "images").mkdir(parents=True)
+        templates = _templates(n, size, rng)
+        parts: dict[str, list[str]] = {"train800": [], "val200": [], "test": []}
+        for c in range(n):
+            for part, count in zip(parts, per_class):
+                for j in range(count):
+                    name = f"images/{part}_{c:02d}_{j:03d}.png"
+                    _image(templates, [c], rng).save(tmp / task / name)
+                    parts[part].append(f"{name} {c}")
+        parts["train800val200"] = parts["train800"] + parts["val200"]
+        for part, lines in parts.items():
+            (tmp / task / f"{part}.txt").write_text("\n".join(lines) + "\n")
+    return _publish(tmp, target)
+
+
+def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -> dict[str, Path]:
+    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the presets read), images of
+    ``size`` px drawn from ``seed``; point ``SRLORA_DATA`` at ``data_dir`` to run the paper presets on them.
+    Existing fixtures are kept."""
+    data_dir = Path(data_dir)
+    return {
+        "medfmc": write_medfmc_fixture(data_dir / "MedFMC", size=size, seed=seed),
+        "vtab": write_vtab_fixture(data_dir / "VTAB-1k", size=size, seed=seed),
+    }
+
+
+def use_fixture_data(data_dir: str | os.PathLike) -> Path:
+    """Write the fixtures under ``data_dir`` (kept if already there) and make it this process's data folder
+    (``SRLORA_DATA``): the paper presets then read them. Returns the folder."""
+    from .paths import DATA_ENV
+
+    folder = Path(data_dir).resolve()
+    write_fixtures(folder)
+    os.environ[DATA_ENV] = str(folder)
+    return folder

@@ -1,0 +1,54 @@
+"""Reading ``relative/path label`` list files (VTAB-1k, MedFMC) with errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SrLoraError
+
+
+def read_list(path: Path, num_classes: int | None = None, multilabel: bool = False) -> tuple[list[str], np.ndarray]:
+    """Paths and labels of a list file. Single-label lines: ``path 3``. Multi-label (``multilabel``): ``path 0,1,0,...``
+    (one 0/1 flag per class) or ``path 2,5`` (class indices) when ``num_classes`` is given."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrLoraError(f"list file {path} is missing: put the split files there (see data/README.md)")
+    paths: list[str] = []
+    labels: list = []
+    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2:
+            raise SrLoraError(f"{path}:{lineno}: expected 'relative/path label', got {line!r}")
+        name, field = parts
+        try:
+            values = [int(v) for v in field.split(",")]
+        except ValueError:
+            raise SrLoraError(
+                f"{path}:{lineno}: label {field!r} is not an integer (or comma-separated integers)"
+            ) from None
+        if multilabel:
+            if num_classes is None:
+                raise SrLoraError(f"{path}: multi-label lists need num_classes")
+            if len(values) == num_classes and set(values) <= {0, 1}:
+                hot = np.array(values, dtype=np.float32)
+            else:
+                if any(v < 0 or v >= num_classes for v in values):
+                    raise SrLoraError(f"{path}:{lineno}: label {field!r} is out of range for {num_classes} classes")
+                hot = np.zeros(num_classes, dtype=np.float32)
+                hot[values] = 1
+            labels.append(hot)
+        else:
+            if len(values) != 1:
+                raise SrLoraError(f"{path}:{lineno}: expected one class index, got {field!r}")
+            if values[0] < 0 or (num_classes is not None and values[0] >= num_classes):
+                raise SrLoraError(f"{path}:{lineno}: label {values[0]} is out of range for {num_classes} classes")
+            labels.append(values[0])
+        paths.append(name)
+    if not paths:
+        raise SrLoraError(f"list file {path} has no entries")
+    return paths, np.array(labels)

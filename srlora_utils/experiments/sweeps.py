@@ -1,0 +1,122 @@
+"""Small sweeps (methods x shots x seeds) and their summary tables (mean and std across seeds)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..errors import SrLoraError
+from ..training.config import TrainConfig, config_key
+from ..training.records import read_records
+from ..training.run import train
+
+
+def sweep_configs(
+    base: TrainConfig,
+    methods: Iterable[str],
+    seeds: Iterable[int],
+    shots: Iterable[int] | None = None,
+    exps: Iterable[int] | None = None,
+) -> list[TrainConfig]:
+    """Every (shots, exp, method, seed) combination of ``base``, in that nesting order: ``methods`` and ``seeds``
+    to run, ``shots`` (None: ``base.shots``) and MedFMC splits ``exps`` (None: no split)."""
+    splits: list[int | None] = [None] if exps is None else list(exps)
+    return [
+        dataclasses.replace(base, method=m, seed=s, shots=k, exp=e)
+        for k in (shots if shots is not None else [base.shots])
+        for e in splits
+        for m in methods
+        for s in seeds
+    ]
+
+
+def shard(configs: list[TrainConfig], spec: str | None) -> list[TrainConfig]:
+    """The runs of shard ``i/n`` (``i`` from 0): every n-th run from the i-th, so shards get similar mixes; None:
+    all runs. Workers of one grid append to one records file safely (see :mod:`srlora_utils.training.records`)."""
+    if spec is None:
+        return configs
+    i, sep, n = spec.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise SrLoraError(f"shard {spec!r} is not i/n with 0 <= i < n (e.g. 0/4)")
+    return configs[int(i) :: int(n)]
+
+
+def run_configs(
+    configs: list[TrainConfig], records: str | None = None, progress: bool = True, stop_at_perfect_val: bool = False
+) -> list[dict]:
+    """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
+    interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
+    ends it. ``stop_at_perfect_val``: as :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
+    known = {r.get("key"): r for r in read_records(records)} if records else {}  # read once, not once per run
+    out, trained = [], 0
+    bar = tqdm(configs, desc="sweep", disable=not progress)
+    for cfg in bar:
+        found = known.get(config_key(cfg))
+        if found is None:  # name the run being trained (runs read back pass without a redraw)
+            split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
+            bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
+            found = train(cfg, records=records, progress=False, stop_at_perfect_val=stop_at_perfect_val)
+            trained += 1
+        out.append(found)
+    if progress:
+        total = sum(r["total_s"] for r in out)
+        print(
+            f"sweep: {len(out)} runs ({trained} trained now, {len(out) - trained} read from {records}), "
+            f"{total:.0f} s of training in all"
+        )
+    return out
+
+
+def run_sweep(
+    base: TrainConfig,
+    methods: Iterable[str],
+    seeds: Iterable[int],
+    shots: Iterable[int] | None = None,
+    records: str | None = None,
+    progress: bool = True,
+    exps: Iterable[int] | None = None,
+) -> list[dict]:
+    """Train every (shots, exp, method, seed) combination of ``base`` (``methods``, ``seeds``, ``shots`` and
+    ``exps`` as :func:`sweep_configs`; ``exps``: MedFMC's official splits, None for other tasks). ``records``: a
+    ``.jsonl`` file or a directory that keeps each run and lets the sweep resume; ``progress``: a bar over runs."""
+    return run_configs(sweep_configs(base, methods, seeds, shots, exps), records, progress)
+
+
+def first_repeat(runs: list[dict]) -> list[dict]:
+    """The runs that share the first run's task, shots, seed and MedFMC split: one of each method, for curves."""
+    keys = ("task", "shots", "seed", "exp")
+    first = {k: runs[0]["config"].get(k) for k in keys}
+    return [r for r in runs if all(r["config"].get(k) == v for k, v in first.items())]
+
+
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per run: task, method, shots, seed, MedFMC split (exp), test metrics, trainable parameters, times."""
+    rows = []
+    for r in runs:
+        c = r["config"]
+        rows.append(
+            {
+                "task": r["task"], "method": c["method"], "shots": c["shots"], "seed": c["seed"],
+                "exp": c.get("exp"), **{f"test_{k}": v for k, v in r["test"].items()},
+                "trainable_params": r["trainable_params"], "step_ms": 1000 * r["step_s_median"],
+                "total_s": r["total_s"],
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def summary_table(runs: list[dict]) -> pd.DataFrame:
+    """Mean and standard deviation across runs (seeds, and MedFMC splits) of every test metric, per
+    (task, shots, method); ``runs`` counts them."""
+    df = runs_table(runs)
+    metrics = [c for c in df.columns if c.startswith("test_")]
+    grouped = df.groupby(["task", "shots", "method"], sort=False)
+    table = grouped[metrics].agg(["mean", "std"])
+    table.columns = [f"{m.removeprefix('test_')} {s}" for m, s in table.columns]
+    table["runs"] = grouped.size()
+    table["trainable_params"] = grouped["trainable_params"].first()
+    table["step_ms"] = grouped["step_ms"].median()
+    return table

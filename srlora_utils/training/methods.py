@@ -1,0 +1,318 @@
+"""Fine-tuning methods as one table of specifications, read by training, the CLI, sweeps, benchmarks and notebooks.
+
+Every LoRA-type method adapts the official target (Q, V and proj of every block, after
+:func:`~srlora_utils.split_qkv`) and, unless its row says otherwise, spends LoRA r=8's parameter
+budget. Adding a method is one :class:`MethodSpec` row (and, for a new kind of adapter, one builder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..core.allocation import allocate_ranks, lora_parameter_count
+from ..core.peft_config import srlora_config
+from ..core.profile import spectral_profile
+from ..core.qkv import split_qkv
+from ..errors import SrLoraError
+from .nested import NestedRankSampler
+
+Kind = Literal["head", "full", "lora"]
+SCALINGS: tuple[str, ...] = ("paper", "rslora")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a method is: its kind, official learning rate, how ranks are set and how the adapter is built.
+
+    ``rule``: the rank rule before training (``uniform``, ``paper``, ``budget``, or ``shuffled``: the budget
+    rule's ranks permuted across modules by the seed). ``adapter``: ``lora``, ``dora``, ``pissa``, ``adalora``
+    or ``eva`` (PEFT). ``nested``: nested rank sampling during training (DyLoRA-style).
+    """
+
+    name: str
+    kind: Kind
+    lr: float
+    summary: str
+    rule: str | None = None
+    adapter: str = "lora"
+    nested: bool = False
+
+
+#: The methods, in the order tables and figures show them. Learning rates: the official code's 1e-3 for
+#: LoRA-type methods and the linear probe, 2e-5 for full fine-tuning.
+METHOD_SPECS: dict[str, MethodSpec] = {
+    s.name: s
+    for s in (
+        MethodSpec("linear_probe", "head", 1e-3, "frozen backbone, linear head"),
+        MethodSpec("full_ft", "full", 2e-5, "every weight trained"),
+        MethodSpec("lora", "lora", 1e-3, "LoRA r=8 (lora_alpha=1: update scaled by 1/r, as the official code)",
+                   rule="uniform"),
+        MethodSpec("srlora", "lora", 1e-3, "SR-LoRA, the paper's ranks round(stable rank), trained at full rank",
+                   rule="paper"),
+        MethodSpec("srlora_budget", "lora", 1e-3, "SR-LoRA ranks proportional to stable rank at LoRA r=8's budget",
+                   rule="budget"),
+        MethodSpec("srlora_nested", "lora", 1e-3, "SR-LoRA as the official code trains it: paper ranks, nested "
+                   "rank sampling (evaluated at full rank)", rule="paper", nested=True),
+        MethodSpec("srlora_shuffled", "lora", 1e-3, "control: srlora_budget's ranks permuted across modules (seeded)",
+                   rule="shuffled"),
+        MethodSpec("dylora", "lora", 1e-3, "DyLoRA: uniform r=8 with nested rank sampling", rule="uniform",
+                   nested=True),
+        MethodSpec("dora", "lora", 1e-3, "DoRA: LoRA r=8 with weight decomposition (PEFT use_dora)", rule="uniform",
+                   adapter="dora"),
+        MethodSpec("pissa", "lora", 1e-3, "PiSSA: LoRA r=8 initialised from the principal singular components",
+                   rule="uniform", adapter="pissa"),
+        MethodSpec("adalora", "lora", 1e-3, "AdaLoRA (PEFT): initial rank 12 pruned to an average final rank of 8",
+                   rule="uniform", adapter="adalora"),
+        MethodSpec("eva", "lora", 1e-3, "EVA (PEFT): ranks and init from the training split's activations, r=8 "
+                   "budget", rule="uniform", adapter="eva"),
+    )
+}  # fmt: skip
+METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
+
+#: AdaLoRA's defaults (PEFT's ``AdaLoraConfig`` and the AdaLoRA paper: initial rank 1.5x the target).
+ADALORA_DEFAULTS: dict[str, Any] = dict(init_r=12, lora_alpha=8, orth_reg_weight=0.5, beta1=0.85, beta2=0.85)
+#: Fractions of the run's steps: warm-up before pruning (``tinit``) and final phase at a fixed budget (``tfinal``).
+ADALORA_SCHEDULE = dict(tinit=0.1, tfinal=0.3, deltaT=0.02)
+#: EVA's defaults (PEFT's ``EvaConfig``: ranks may grow to ``rho * r``).
+EVA_DEFAULTS: dict[str, Any] = dict(rho=2.0, tau=0.99)
+
+
+def get_spec(method: str) -> MethodSpec:
+    """The :class:`MethodSpec` of ``method``; a one-line error names the known methods otherwise."""
+    try:
+        return METHOD_SPECS[method]
+    except KeyError:
+        raise SrLoraError(f"unknown method {method!r}: use one of {', '.join(METHODS)}") from None
+
+
+@dataclass
+class MethodContext:
+    """What a method may need besides the backbone: the reference rank, the seed, the run's length, data.
+
+    ``total_steps`` sets AdaLoRA's schedule; ``init_loader`` yields ``(images, labels)`` training batches
+    for EVA; ``scaling``: ``paper`` (lora_alpha=1, update scaled by 1/r) or ``rslora`` (1/sqrt(r));
+    ``eval_rank``: ``full`` or ``random`` (the official evaluation) for nested methods.
+    """
+
+    r: int = 8
+    seed: int = 0
+    total_steps: int | None = None
+    init_loader: Iterable | None = None
+    scaling: str = "paper"
+    eval_rank: str = "full"
+
+
+@dataclass
+class AdaptedModel:
+    """A model ready to train, and the per-step work its method needs.
+
+    ``regulariser()`` is added to the loss; ``after_step(step)`` runs after each optimiser step (1-based);
+    model selection may only pick epochs that end at or after ``selectable_from_step``.
+    """
+
+    model: nn.Module
+    spec: MethodSpec | None  # set by prepare_method
+    info: dict = field(default_factory=dict)
+    regulariser: Callable[[], torch.Tensor] | None = None
+    after_step: Callable[[int], None] | None = None
+    selectable_from_step: int = 0
+    sampler: NestedRankSampler | None = None
+
+    def ranks(self) -> dict[str, int]:
+        """Per-module ranks in use now (AdaLoRA: unpruned triplets; EVA: after redistribution)."""
+        return adapter_ranks(self.model)
+
+
+def method_ranks(model: nn.Module, method: str, r: int = 8, seed: int = 0) -> dict[str, int]:
+    """Rank dict of a LoRA-type ``method`` on the official target (Q, V, proj) of ``model``, which must be split:
+    ``r`` is the uniform rank (and the budget rules' reference), ``seed`` permutes the shuffled control's ranks."""
+    rule = get_spec(method).rule
+    if rule is None:
+        raise SrLoraError(f"method {method!r} has no LoRA ranks")
+    profile = _official_profile(model)
+    if rule != "shuffled":
+        return allocate_ranks(profile, cast(Any, rule), r=r)
+    return shuffled_ranks(allocate_ranks(profile, "budget", r=r), seed)
+
+
+_PROFILES: dict[str, pd.DataFrame] = {}
+
+
+def _official_profile(model: nn.Module) -> pd.DataFrame:
+    """``spectral_profile(model, "official")``, measured once per distinct attention weights: every run of a sweep
+    starts from the same pretrained backbone. Keyed by a digest of those weights, so any change measures again."""
+    digest, hashed = hashlib.blake2b(digest_size=16), False
+    for name, p in model.named_parameters():
+        if ".attn." in name:
+            digest.update(name.encode())
+            digest.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+            hashed = True
+    key = digest.hexdigest()
+    if not hashed:  # not a timm ViT: nothing to key on, so measure (spectral_profile says what is wrong)
+        return spectral_profile(model, "official")
+    if key not in _PROFILES:
+        if len(_PROFILES) >= 4:
+            _PROFILES.clear()
+        _PROFILES[key] = spectral_profile(model, "official")
+    return _PROFILES[key].copy()
+
+
+def shuffled_ranks(ranks: dict[str, int], seed: int) -> dict[str, int]:
+    """The same multiset of ranks assigned to the modules in a seeded random order (the placement control).
+
+    Modules of equal shape keep the budget exact; a permutation that leaves every rank in place is redrawn.
+    """
+    names, values = list(ranks), np.array(list(ranks.values()))
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        perm = values[rng.permutation(len(values))]
+        if len(set(values.tolist())) == 1 or (perm != values).any():
+            return dict(zip(names, perm.tolist()))
+    raise SrLoraError("could not draw a permutation that moves any rank")  # pragma: no cover
+
+
+def _strip(name: str) -> str:
+    return name.removeprefix("base_model.model.")
+
+
+def adapter_ranks(model: nn.Module, adapter: str = "default") -> dict[str, int]:
+    """Per-module rank of every LoRA layer of a PEFT model, named as in the backbone."""
+    out: dict[str, int] = {}
+    cfg = getattr(model, "peft_config", {}).get(adapter)
+    pattern = getattr(cfg, "rank_pattern", None) or {}
+    for name, module in model.named_modules():
+        lora_e = getattr(module, "lora_E", None)
+        if isinstance(lora_e, nn.ParameterDict) and adapter in lora_e:  # AdaLoRA: the triplets left after pruning
+            keep = next((v for k, v in pattern.items() if k.startswith(_strip(name) + ".lora_E")), None)
+            out[_strip(name)] = int(sum(keep)) if isinstance(keep, list) else lora_e[adapter].shape[0]
+            continue
+        lora_a = getattr(module, "lora_A", None)
+        if isinstance(lora_a, nn.ModuleDict) and adapter in lora_a:
+            out[_strip(name)] = int(cast(torch.Tensor, lora_a[adapter].weight).shape[0])
+    return out
+
+
+def _lora_kwargs(ctx: MethodContext) -> dict:
+    if ctx.scaling not in SCALINGS:
+        raise SrLoraError(f"unknown scaling {ctx.scaling!r}: use one of {', '.join(SCALINGS)}")
+    return {"alpha": ctx.scaling}
+
+
+def _build_lora(backbone: nn.Module, ranks: dict[str, int], ctx: MethodContext, **extra) -> AdaptedModel:
+    import peft
+
+    return AdaptedModel(peft.get_peft_model(backbone, srlora_config(ranks, **_lora_kwargs(ctx), **extra)), None)
+
+
+def _build_dora(backbone, ranks, ctx) -> AdaptedModel:
+    return _build_lora(backbone, ranks, ctx, use_dora=True)
+
+
+def _build_pissa(backbone, ranks, ctx) -> AdaptedModel:
+    # PiSSA moves the top-r singular components of each weight into A and B: the output is unchanged at start.
+    return _build_lora(backbone, ranks, ctx, init_lora_weights="pissa")
+
+
+def adalora_orthogonal_penalty(model: nn.Module, adapter: str = "default") -> torch.Tensor:
+    """AdaLoRA's regulariser ``mean ||A A^T - I||_F, ||B^T B - I||_F`` (PEFT adds it only to outputs with ``.loss``)."""
+    terms = []
+    for name, p in model.named_parameters():
+        if p.requires_grad and (f"lora_A.{adapter}" in name or f"lora_B.{adapter}" in name):
+            cov = p @ p.T if "lora_A" in name else p.T @ p
+            terms.append(torch.linalg.matrix_norm(cov - torch.eye(cov.shape[0], device=cov.device, dtype=cov.dtype)))
+    return torch.stack(terms).mean()
+
+
+def adalora_schedule(total_steps: int) -> dict[str, Any]:
+    """AdaLoRA's ``tinit``, ``tfinal`` and ``deltaT`` from a run's total steps (:data:`ADALORA_SCHEDULE`)."""
+    if total_steps < 4:
+        raise SrLoraError(f"AdaLoRA needs at least 4 training steps to prune ranks, the run has {total_steps}")
+    tinit = max(1, round(ADALORA_SCHEDULE["tinit"] * total_steps))
+    tfinal = max(1, round(ADALORA_SCHEDULE["tfinal"] * total_steps))
+    delta = max(1, round(ADALORA_SCHEDULE["deltaT"] * total_steps))
+    return {"tinit": tinit, "tfinal": tfinal, "deltaT": delta, "total_step": total_steps}
+
+
+def _build_adalora(backbone, ranks, ctx) -> AdaptedModel:
+    import peft
+
+    if ctx.total_steps is None:
+        raise SrLoraError("adalora needs the run's total number of steps (MethodContext.total_steps)")
+    d = ADALORA_DEFAULTS
+    cfg = srlora_config(ranks, alpha=d["lora_alpha"])  # the target and the head as every other LoRA method
+    config = peft.AdaLoraConfig(
+        target_r=ctx.r, init_r=d["init_r"], lora_alpha=d["lora_alpha"], orth_reg_weight=d["orth_reg_weight"],
+        beta1=d["beta1"], beta2=d["beta2"], target_modules=cfg.target_modules, modules_to_save=cfg.modules_to_save,
+        **adalora_schedule(ctx.total_steps),
+    )  # fmt: skip
+    model = peft.get_peft_model(backbone, config)
+    weight = config.orth_reg_weight
+    return AdaptedModel(
+        model,
+        None,
+        regulariser=lambda: weight * adalora_orthogonal_penalty(model),
+        after_step=cast(Callable[[int], None], model.base_model.update_and_allocate),
+        selectable_from_step=ctx.total_steps - int(config.tfinal),
+    )
+
+
+def _build_eva(backbone, ranks, ctx) -> AdaptedModel:
+    import peft
+    from peft.tuners.lora.eva import initialize_lora_eva_weights
+
+    if ctx.init_loader is None:
+        raise SrLoraError("eva needs training batches (MethodContext.init_loader) to initialise")
+    eva = peft.EvaConfig(**EVA_DEFAULTS)
+    model = peft.get_peft_model(
+        backbone, srlora_config(ranks, **_lora_kwargs(ctx), init_lora_weights="eva", eva_config=eva),
+        low_cpu_mem_usage=True,
+    )  # fmt: skip
+    initialize_lora_eva_weights(
+        model, ctx.init_loader, forward_fn=lambda m, batch: m(batch[0]), prepare_model_inputs_fn=None,
+        prepare_layer_inputs_fn=None, show_progress_bar=False,
+    )  # fmt: skip
+    return AdaptedModel(model, None)
+
+
+_BUILDERS: dict[str, Callable[[nn.Module, dict[str, int], MethodContext], AdaptedModel]] = {
+    "lora": _build_lora, "dora": _build_dora, "pissa": _build_pissa, "adalora": _build_adalora, "eva": _build_eva,
+}  # fmt: skip
+
+
+def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None = None) -> AdaptedModel:
+    """Wrap ``backbone`` (with its classifier ``head``) for ``method``, with what it may need in ``ctx`` (rank,
+    seed, run length, data; :class:`MethodContext`); ``info`` records what was built.
+
+    ``info``: ``method``, ``trainable_params``, and for LoRA-type methods ``ranks`` (initial),
+    ``lora_params`` and ``init_s`` (seconds to profile, allocate, wrap and initialise).
+    """
+    spec, ctx = get_spec(method), ctx or MethodContext()
+    t0 = time.perf_counter()
+    if spec.kind != "lora":
+        for name, p in backbone.named_parameters():
+            p.requires_grad_(spec.kind == "full" or name.startswith("head."))
+        adapted = AdaptedModel(backbone, spec)
+    else:
+        split_qkv(backbone)
+        ranks = method_ranks(backbone, method, ctx.r, ctx.seed)
+        adapted = _BUILDERS[spec.adapter](backbone, ranks, ctx)
+        adapted.spec = spec
+        if spec.nested:
+            adapted.sampler = NestedRankSampler(adapted.model, ctx.seed, ctx.eval_rank, rslora=ctx.scaling == "rslora")
+        ranks = adapted.ranks()
+        adapted.info.update(ranks=ranks, lora_params=lora_parameter_count(ranks, backbone))
+    adapted.info.update(
+        method=method,
+        trainable_params=sum(p.numel() for p in adapted.model.parameters() if p.requires_grad),
+        init_s=time.perf_counter() - t0,
+    )
+    return adapted

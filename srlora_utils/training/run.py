@@ -1,0 +1,272 @@
+"""One reproducible few-shot experiment: config in, trained model evaluated on the test set, record out."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import math
+import platform
+import random
+import resource
+import time
+from collections.abc import Sized
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..core.allocation import lora_parameter_count
+from ..data.fewshot import FewShotTask
+from ..data.tasks import check_exp, load_task
+from ..errors import SrLoraError
+from ..models.backbones import load_backbone
+from ..models.normalization import NORMALIZATIONS, resolve_normalization
+from .config import TrainConfig, config_key
+from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
+from .metrics import PERFECT, classification_metrics, selection_metric
+from .nested import EVAL_RANKS
+from .records import append_record, find_record
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _loss_fn(multilabel: bool) -> nn.Module:
+    return nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device) -> dict[str, float]:
+    """Task metrics of ``model`` on ``loader`` in eval mode, on ``device`` (nested adapters at full rank unless told
+    otherwise): accuracy, or mAP and AUC when ``multilabel``."""
+    model.eval()
+    scores, targets = [], []
+    for x, y in loader:
+        with _autocast(device):
+            out = model(x.to(device, non_blocking=True))
+        scores.append(out.float().cpu().numpy())
+        targets.append(y.numpy())
+    return classification_metrics(np.concatenate(scores), np.concatenate(targets), multilabel)
+
+
+def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _check(cfg: TrainConfig) -> None:
+    get_spec(cfg.method)
+    check_exp(cfg.task, cfg.exp)
+    if cfg.normalize not in NORMALIZATIONS:
+        raise SrLoraError(f"unknown normalize {cfg.normalize!r}: use one of {', '.join(NORMALIZATIONS)}")
+    if cfg.eval_rank not in EVAL_RANKS:
+        raise SrLoraError(f"unknown eval_rank {cfg.eval_rank!r}: use one of {', '.join(EVAL_RANKS)}")
+    if cfg.eval_rank == "random" and not get_spec(cfg.method).nested:
+        raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {cfg.method!r}")
+    if cfg.workers < 0:
+        raise SrLoraError(f"workers={cfg.workers} must be 0 or more")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise SrLoraError(f"epochs={cfg.epochs} and batch_size={cfg.batch_size} must be at least 1")
+
+
+def _fit(
+    adapted: AdaptedModel,
+    cfg: TrainConfig,
+    loaders: dict,
+    multilabel: bool,
+    device: torch.device,
+    progress: bool,
+    stop_at_perfect_val: bool = False,
+) -> tuple[list[dict], dict[str, torch.Tensor] | None, int, float, list[float]]:
+    """Train for ``cfg.epochs``; returns history, the best epoch's trainable state, its epoch and metric, step times.
+
+    The best epoch is chosen on the validation split only, among epochs the method allows (AdaLoRA: once
+    its rank budget is final); the first of equal scores wins. ``stop_at_perfect_val``: end training once a
+    selectable epoch scores :data:`PERFECT` on validation; no later epoch could replace it, so the selected model,
+    and every test number, are those of the whole schedule (only the history is shorter).
+    """
+    model = adapted.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.resolved_lr(), weight_decay=cfg.weight_decay)
+    total = cfg.epochs * len(loaders["train"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, total, cfg.warmup_iters))
+    loss_fn, metric = _loss_fn(multilabel), selection_metric(multilabel)
+    history, best, best_score, best_state, best_epoch, step_times, step = [], math.nan, -math.inf, None, 0, [], 0
+    bar = tqdm(range(cfg.epochs), desc=f"{cfg.method} seed {cfg.seed}", disable=not progress)
+    for epoch in bar:
+        model.train()
+        losses = []
+        for x, y in loaders["train"]:
+            ts = time.perf_counter()
+            with _autocast(device):
+                loss = loss_fn(model(x.to(device, non_blocking=True)).float(), y.to(device, non_blocking=True))
+                if adapted.regulariser is not None:
+                    loss = loss + adapted.regulariser()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            if adapted.after_step is not None:
+                adapted.after_step(step)
+            losses.append(loss.item())
+            step_times.append(time.perf_counter() - ts)
+        val = evaluate(model, loaders["val"], multilabel, device)
+        history.append(
+            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
+        )
+        selectable = step >= adapted.selectable_from_step
+        score = -math.inf if math.isnan(val[metric]) else val[metric]  # a NaN epoch never blocks later ones
+        if selectable and (best_state is None or score > best_score):  # model selection on validation only
+            best_score, best, best_epoch = score, val[metric], epoch + 1
+            best_state = copy.deepcopy({n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad})
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{f"val_{metric}": f"{val[metric]:.1f}"})
+        if stop_at_perfect_val and best_state is not None and best_score >= PERFECT:
+            break
+    return history, best_state, best_epoch, best, step_times
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Seed NumPy and ``random`` in a loader worker from its torch seed (itself drawn from the loader's generator)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int, device: torch.device) -> DataLoader:
+    """A loader of ``dataset`` in batches of ``batch_size``, fit for a GPU: ``workers`` processes kept across epochs,
+    each seeded from ``seed``; pinned memory when ``device`` is CUDA. The order (when ``shuffle``) and every
+    worker's augmentations are fixed by ``seed``."""
+    extra: dict[str, Any] = {}
+    if workers:
+        extra = dict(persistent_workers=True, worker_init_fn=_seed_worker, prefetch_factor=4)
+    return DataLoader(
+        dataset, batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed), num_workers=workers,
+        pin_memory=device.type == "cuda", **extra,
+    )  # fmt: skip
+
+
+def init_loader(task: FewShotTask) -> DataLoader:
+    """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
+    plain = task.train_without_augmentation()
+    return DataLoader(plain, batch_size=min(64, len(cast(Sized, plain))), drop_last=True)
+
+
+def _peak_memory(device: torch.device) -> tuple[float, str]:
+    """CUDA: peak tensor memory of this run. CPU: the process's peak resident memory so far (an upper bound)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+
+
+def _test_selected(
+    adapted: AdaptedModel, best_state: dict[str, torch.Tensor], cfg: TrainConfig, loader: DataLoader,
+    multilabel: bool, device: torch.device,
+) -> tuple[dict[str, float], dict]:  # fmt: skip
+    """Load the selected epoch's trainable state ``best_state`` into ``adapted``'s model and evaluate it once on the
+    test ``loader``; nested methods evaluated at full rank are also evaluated as the official code does (a random
+    rank, seeded from ``cfg``), under ``test_random_rank`` in the second dict."""
+    names = dict(adapted.model.named_parameters())
+    with torch.no_grad():
+        for n, v in best_state.items():
+            names[n].copy_(v.to(device))
+    test = evaluate(adapted.model, loader, multilabel, device)
+    extra = {}
+    if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
+        adapted.sampler.eval_rank = "random"
+        adapted.sampler.reseed(cfg.seed + 2)
+        extra["test_random_rank"] = evaluate(adapted.model, loader, multilabel, device)
+        adapted.sampler.eval_rank = "full"
+    return test, extra
+
+
+def train(
+    cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True,
+    stop_at_perfect_val: bool = False,
+) -> dict:  # fmt: skip
+    """Run the experiment ``cfg`` describes and return its record (also appended to ``records``, a ``.jsonl`` file
+    or a directory, when given). A record already in ``records`` for the same config is returned instead of
+    training again, unless ``force``. ``progress``: a bar over epochs with the loss and validation metric.
+    ``stop_at_perfect_val``: skip the epochs after validation reaches 100% (they cannot change the selected model
+    or any test number; the record's ``stopped_at_epoch`` says where training ended, None for the whole schedule)."""
+    _check(cfg)
+    config = dataclasses.asdict(cfg)
+    key = config_key(cfg)
+    if records and not force:
+        found = find_record(records, key)
+        if found is not None:
+            return found
+    device = _device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    norm = resolve_normalization(cfg.normalize, cfg.backbone)
+    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment, exp=cfg.exp, norm=norm)
+    backbone = load_backbone(cfg.backbone, num_classes=task.num_classes, img_size=cfg.img_size, seed=cfg.seed)
+    loaders = {
+        "train": make_loader(task.train, cfg.batch_size, True, cfg.seed, cfg.workers, device),
+        "val": make_loader(task.val, 64, False, cfg.seed, cfg.workers, device),
+        "test": make_loader(task.test, 64, False, cfg.seed, cfg.workers, device),
+    }
+    ctx = MethodContext(
+        r=cfg.r, seed=cfg.seed, total_steps=cfg.epochs * len(loaders["train"]), scaling=cfg.scaling,
+        eval_rank=cfg.eval_rank, init_loader=init_loader(task),
+    )  # fmt: skip
+    adapted = prepare_method(backbone, cfg.method, ctx)
+    adapted.model.to(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    history, best_state, best_epoch, best, step_times = _fit(
+        adapted, cfg, loaders, task.multilabel, device, progress, stop_at_perfect_val
+    )
+    if best_state is None:
+        raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
+    test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device)
+    ranks = adapted.ranks()
+    peak, peak_kind = _peak_memory(device)
+    record = {
+        "key": key,
+        "config": config,
+        "task": task.display_name,
+        "standin": task.standin,
+        "fixture": task.fixture,
+        "normalization": norm.as_dict(),
+        "num_classes": task.num_classes,
+        "best_epoch": best_epoch,
+        "val": {selection_metric(task.multilabel): best},
+        "test": test,
+        **extra,
+        "trainable_params": adapted.info["trainable_params"],
+        "ranks": ranks,
+        "lora_params": lora_parameter_count(ranks, backbone) if ranks else 0,
+        "init_s": adapted.info["init_s"],
+        "steps": len(step_times),
+        "schedule_steps": ctx.total_steps,
+        "stopped_at_epoch": len(history) if len(history) < cfg.epochs else None,
+        "step_s_median": float(np.median(step_times)),
+        "total_s": time.perf_counter() - t0,
+        "peak_memory_mb": peak,
+        "peak_memory_kind": peak_kind,
+        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "history": history,
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+    }
+    if records:
+        append_record(records, record)
+    return record
