@@ -111,7 +111,7 @@ stop = settings.get("stop_at_perfect_val", False)
 runs = run_configs(grid_configs(settings), records=str(records), stop_at_perfect_val=stop)
 
 # %% [markdown]
-# Seconds of training per run (median over the cell's runs, from the records). A run stops once its validation accuracy is 100%: the best epoch is the first with the highest validation score, so no later epoch could be selected, and its test numbers are those of the whole schedule (the grid's `stop_at_perfect_val`; a test checks that every shipped run's test numbers equal those of the study's first run, which trained every run to the end). Then, per setting, the schedule's optimiser steps, the steps taken, and how many runs stopped early:
+# Seconds of training per run (median over the cell's runs, from the records). A run stops once its validation accuracy is perfect (every validation image right): the best epoch is the first with the highest validation score, so no later epoch could be selected, and its test numbers are those of the whole schedule (the grid's `stop_at_perfect_val`; a test checks that every shipped run's test numbers equal those of the study's first run, which trained every run to the end). Then, per setting, the schedule's optimiser steps, the steps taken, and how many runs stopped early:
 
 # %%
 seconds_per_run(runs)

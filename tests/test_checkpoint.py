@@ -50,7 +50,7 @@ def test_target_patterns():
     assert select_modules(shapes) == ["enc.0.q", "enc.0.v"]  # all-linear: no embeddings, head, norms or biases
     assert select_modules(shapes, r"enc\.\d+\.v") == ["enc.0.v"]
     assert select_modules(shapes, ["q"]) == ["enc.0.q"]
-    with pytest.raises(S.SrLoraError, match="match no 2-D weight"):
+    with pytest.raises(S.SrLoraError, match="matches no 2-D weight"):
         select_modules(shapes, "nothing")
     with pytest.raises(S.SrLoraError, match="not a valid regular expression"):
         select_modules(shapes, "enc[")

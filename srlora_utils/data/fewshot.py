@@ -114,8 +114,9 @@ def split_pool(labels: np.ndarray, shots: int, seed: int, multilabel: bool = Fal
 
 
 def array_task(name, images, labels, test_images, test_labels, classes, shots, seed, img_size, **kw) -> FewShotTask:
-    """A task from in-memory images: K-shot train and val drawn by ``seed`` from (``images``, ``labels``), the test
-    set as given; ``kw``: ``multilabel``, ``augment``, ``norm`` and any :class:`FewShotTask` field."""
+    """Task ``name`` from in-memory images: ``shots`` per class for train and again for val, drawn by ``seed`` from
+    (``images``, ``labels``); the test set is (``test_images``, ``test_labels``); ``classes`` names the classes and
+    ``img_size`` is the side in px; ``kw``: ``multilabel``, ``augment``, ``norm`` and any :class:`FewShotTask` field."""
     ml = kw.pop("multilabel", False)
     augment, norm = kw.pop("augment", "official"), kw.pop("norm", None)
     train_idx, val_idx = split_pool(labels, shots, seed, ml)
