@@ -10,7 +10,7 @@ OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: setup notebooks refresh-notebooks student book study test test-fast checks lint bench clean
+.PHONY: setup notebooks refresh-notebooks student wheel book study test test-fast checks lint bench clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,14 @@ student: setup
 	$(VENV)/bin/jupyter nbconvert --to notebook --output-dir build/student \
 	  --TagRemovePreprocessor.remove_cell_tags='["solution"]' --ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
 
+# The kit as one wheel for students and hosted notebooks (docs/setup.md): the library plus the lessons, the grids and
+# the shipped study records (package data), in build/wheel/. Setuptools' build/lib goes first: stale files there would
+# slip into the wheel.
+wheel: setup
+	rm -rf build/lib build/bdist.* build/wheel
+	$(PY) -m pip wheel . --no-deps --no-build-isolation --quiet -w build/wheel
+	@echo "wheel: $$(ls build/wheel/*.whl) (students: pip install it, then srlora lessons my-course)"
+
 # Course site: the stored, executed notebooks (not re-executed) and docs/ rendered by Sphinx + MyST-NB into
 # build/book/ (open build/book/index.html; math renders offline). Warnings fail the build.
 book: setup
@@ -68,7 +76,7 @@ checks: setup
 
 # Whole test suite: checks, unit tests, notebooks executed with papermill, stored outputs checked with nbval.
 test: checks
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=25
 
 # Quick tests only (no slow marks, no notebook execution): a minute or two.
 test-fast: checks

@@ -37,6 +37,7 @@ methods = None  # None: the preset's linear_probe, full_ft, lora, srlora, srlora
 backbone = None  # None: the preset's; "dinov2_vits14_imgfocus" runs the paper preset on the offline backbone
 img_size = None  # None: the preset's image size in px
 records = None  # a .jsonl path keeps every run's record and lets an interrupted sweep resume
+data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,12 +45,13 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples
+from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples, use_data_dir
 from srlora_utils.experiments import (adaptation_gain, allocation_summary, base_config, baseline_table, cost_table,
                                       example_task, first_repeat, notebook_settings, rank_allocations, read_gain,
                                       read_ranking, run_sweep, summary_table, task_exps)
 
 pd.set_option("display.precision", 1)
+use_data_dir(data_root)  # where MedFMC/ and medmnist/ are read
 settings = notebook_settings("medical", preset, task=task, seeds=seeds, exps=exps, shots=shots, epochs=epochs,
                              methods=methods, backbone=backbone, img_size=img_size)
 exps = task_exps(settings, settings["task"])

@@ -36,16 +36,18 @@ epochs = None
 img_size = None  # px
 backbone = None  # "dinov2_vits14_imgfocus" runs the paper preset on the offline backbone
 records = None  # a .jsonl file or a directory: keeps every run and lets an interrupted study resume
+data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from srlora_utils import show_examples
+from srlora_utils import show_examples, use_data_dir
 from srlora_utils.experiments import allocation_summary, notebook_settings, run_study
 
 pd.set_option("display.precision", 1)
+use_data_dir(data_root)  # where VTAB-1k/ and eurosat/ are read
 settings = notebook_settings("remote_sensing", preset, task=task, shots=shots, seeds=seeds, methods=methods,
                              epochs=epochs, img_size=img_size, backbone=backbone)
 settings

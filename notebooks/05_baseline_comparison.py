@@ -37,6 +37,7 @@ records = None  # None: the preset's records (offline: the shipped results/basel
 rerun = False  # True: train the whole study again from scratch, into build/ (the shipped records stay untouched)
 tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed): every code path runs, numbers mean nothing
 epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser steps to prune)
+data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
 # %%
 import os
@@ -46,7 +47,7 @@ import pandas as pd
 from IPython.display import display
 
 import srlora_utils as S
-from srlora_utils import METHOD_SPECS, plot_comparisons, plot_rank_allocation, plot_results
+from srlora_utils import METHOD_SPECS, plot_comparisons, plot_rank_allocation, plot_results, use_data_dir
 from srlora_utils.experiments import (
     Reading, StudyDesign, allocation_atlas, cell_table, comparison_table, cost_table, design_table, grid_configs,
     grid_settings, official_scaling, paired_differences, random_rank_evaluation, read_baselines, read_design,
@@ -55,6 +56,7 @@ from srlora_utils.experiments import (
 )
 
 pd.set_option("display.precision", 2)
+use_data_dir(data_root)  # the tutorial and paper presets read their data there
 grid, records = study_files(preset, records, rerun)
 settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
 design = StudyDesign.from_settings(settings)

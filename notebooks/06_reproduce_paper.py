@@ -25,7 +25,7 @@
 #
 # | `data` | what is read | meant for |
 # |---|---|---|
-# | `"fixture"` (default, CI) | **synthetic fixtures**: random class textures written in the exact MedFMC and VTAB-1k layouts to `../build/fixtures`; with `tiny=True` the offline ViT-S/14 at 28 px, one epoch, splits exp1-2 | proving that every step of the paper path runs; **its numbers are not results** |
+# | `"fixture"` (default, CI) | **synthetic fixtures**: random class textures written in the exact MedFMC and VTAB-1k layouts to `build/fixtures` (the checkout's, or the current folder's with an installed kit); with `tiny=True` the offline ViT-S/14 at 28 px, one epoch, splits exp1-2 | proving that every step of the paper path runs; **its numbers are not results** |
 # | `"real"` | `MedFMC/` and `VTAB-1k/` in the data folder (the repository's `data/`, or `$SRLORA_DATA`; see `data/README.md`) | the reproduction, with `tiny=False` and a GPU |
 #
 # Every result table and figure made from fixtures says **"synthetic fixture, not results"**, and the authors' numbers never share a row or an axis with a fixture's: beside fixtures they are printed in tables of their own and left off the figure.
@@ -39,20 +39,23 @@ shots = None  # None: the grid's (MedFMC 1/5/10, VTAB 1)
 methods = None  # None: the grid's lora and srlora
 records = None  # a .jsonl path keeps every run's record; a rerun reads them back and resumes
 measure_paper_step = True  # also time one ViT-B/16 384 px step (random twin: no download) for the compute plan
+data_root = None  # with data="real": None reads $SRLORA_DATA, else the checkout's data/, else ./data; a folder sets it
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from srlora_utils import SrLoraError, use_fixture_data
+from srlora_utils import SrLoraError, use_data_dir, use_fixture_data, work_dir
 from srlora_utils.experiments import (base_config, compute_plan, data_check, format_report, grid_commands,
                                       grid_settings, measure_step, plot_medfmc_auc, grid_configs, grid_tasks,
                                       protocol_differences, read_fixture_results, run_configs)
 
 pd.set_option("display.max_colwidth", 120)
 if data == "fixture":
-    use_fixture_data("../build/fixtures")  # written once, then reused; the data folder now points there
-elif data != "real":
+    use_fixture_data(work_dir("fixtures"))  # build/fixtures, written once, then reused; the data folder points there
+elif data == "real":
+    use_data_dir(data_root)
+else:
     raise SrLoraError(f"data={data!r}: use 'fixture' or 'real'")
 settings = grid_settings(grid, tiny=tiny, shots=shots, methods=methods)
 configs = grid_configs(settings)

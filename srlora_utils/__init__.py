@@ -32,6 +32,8 @@ _LAZY = {
     "read_records": "training.records",
     "load_task": "data.tasks",
     "use_fixture_data": "data.fixtures",
+    "use_data_dir": "data.paths",
+    "work_dir": "data.shipped",
     "Reading": "experiments.readings",
     "allocation_experiment": "experiments.controlled",
     "experiment_reading": "experiments.controlled",

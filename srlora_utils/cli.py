@@ -1,5 +1,6 @@
 """The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's
-grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic trees)."""
+grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic data in the
+official layouts), ``lessons`` (the six notebooks, copied into a course folder)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``srlora`` argument parser: allocate, train, sweep, report, fixtures and check-backbone."""
+    """The ``srlora`` argument parser: allocate, train, sweep, report, fixtures, check-backbone and lessons."""
     parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_allocate(sub)
@@ -104,14 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
     r.set_defaults(func=_report)
 
-    f = sub.add_parser("fixtures", help="write synthetic MedFMC and VTAB-1k trees in the official layouts")
-    f.add_argument("folder", help="data folder to write MedFMC/ and VTAB-1k/ into")
-    f.add_argument("--size", type=int, default=32, help="image size in px (32)")
+    f = sub.add_parser(
+        "fixtures",
+        help="write synthetic MedFMC, VTAB-1k, MedMNIST and EuroSAT data in the official "
+        "layouts (SRLORA_DATA=FOLDER then runs the tutorial and paper presets on them)",
+    )
+    f.add_argument("folder", help="data folder to write MedFMC/, VTAB-1k/, medmnist/ and eurosat/ into")
+    f.add_argument("--size", type=int, default=32, help="image size in px of MedFMC, VTAB-1k and EuroSAT (32)")
     f.set_defaults(func=_fixtures)
 
     b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
     b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
     b.set_defaults(func=_check_backbone)
+    _add_lessons(sub)
     return parser
 
 
@@ -193,6 +199,26 @@ def _add_sweep(sub) -> None:
     w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
     w.add_argument("--device", default=None)
     w.set_defaults(func=_sweep)
+
+
+def _add_lessons(sub) -> None:
+    le = sub.add_parser("lessons", help="copy the six notebooks and their paired .py scripts into a course folder")
+    le.add_argument("folder", help="where to copy them (created if needed), e.g. my-course")
+    le.add_argument("--force", action="store_true", help="overwrite lesson files already in the folder")
+    le.set_defaults(func=_lessons)
+
+
+def _lessons(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .data.shipped import copy_lessons
+
+    written = copy_lessons(args.folder, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    first = next(p.name for p in written if p.suffix == ".ipynb")
+    print(f"{len(written)} files; start with: cd {shlex.quote(args.folder)} && jupyter lab {first}")
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random timm ViT (fast) and the offline DINOv2 ViT-S/14 (loaded once)."""
+"""Shared fixtures: a tiny random timm ViT (fast), the offline DINOv2 ViT-S/14 (loaded once) and the synthetic
+data trees of every dataset family (written once)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ def _empty_data_folder(tmp_path_factory):
     mp.setenv("SRLORA_DATA", str(tmp_path_factory.mktemp("data")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def fixture_data(tmp_path_factory):
+    """Every synthetic fixture (MedFMC, VTAB-1k, MedMNIST, EuroSAT) in one data folder, written once per session;
+    tests read it and never change it (copy a tree first to damage it)."""
+    from srlora_utils.data.fixtures import write_fixtures
+
+    folder = tmp_path_factory.mktemp("fixtures") / "data"
+    write_fixtures(folder)
+    return folder
 
 
 @pytest.fixture

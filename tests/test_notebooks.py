@@ -1,5 +1,6 @@
-"""Notebooks: a parameters cell each; papermill parameter injection (cheap notebooks, and the paper preset of the
-training notebooks on synthetic fixtures at tiny size: nbval executes every default preset once); stored outputs."""
+"""Notebooks: a parameters cell each; papermill parameter injection (the paper and tutorial presets of the training
+notebooks on synthetic fixtures at tiny size; 01 and 02 with cheap parameters run from the installed wheel in
+test_wheel.py; nbval executes every default preset once); stored outputs."""
 
 from pathlib import Path
 
@@ -12,19 +13,24 @@ NAMES = [
     "01_stable_rank_theory.ipynb", "02_rank_allocation.ipynb", "03_medical_fewshot.ipynb",
     "04_remote_sensing_fewshot.ipynb", "05_baseline_comparison.ipynb", "06_reproduce_paper.ipynb",
 ]  # fmt: skip
-PAPERMILL = {  # parameters injected in a second, cheap execution
-    "01_stable_rank_theory.ipynb": {"random_size": 128, "seed": 1},
-    "02_rank_allocation.ipynb": {"r": 4, "target": "qv_separate"},
+#: The paper and tutorial presets of 03-05 on synthetic fixtures in the official layouts (MedFMC, VTAB-1k, MedMNIST,
+#: EuroSAT), at tiny size, through the loaders real files go through (notebook 06 runs its paper grid on fixtures by
+#: default, so nbval covers it). Every code path of every preset executes; the numbers mean nothing.
+TINY = {"backbone": "dinov2_vits14_imgfocus", "img_size": 28, "epochs": 1}
+ON_FIXTURES = {
+    ("paper", "03_medical_fewshot.ipynb"): {**TINY, "exps": [1, 2], "shots": [1, 5]},
+    ("paper", "04_remote_sensing_fewshot.ipynb"): {**TINY, "seeds": [0, 1]},
+    ("paper", "05_baseline_comparison.ipynb"): {"tiny": True, "epochs": 2},  # the paper study at CI size
+    ("tutorial", "03_medical_fewshot.ipynb"): {**TINY, "seeds": [0, 1], "shots": [2]},
+    ("tutorial", "04_remote_sensing_fewshot.ipynb"): {**TINY, "seeds": [0, 1], "shots": [2]},
+    ("tutorial", "05_baseline_comparison.ipynb"): {"tiny": True, "epochs": 2},
 }
-
-
-#: The paper preset of 03 and 04 on synthetic fixtures in the official layouts, at tiny size (notebook 06 runs its
-#: paper grid on fixtures by default, so nbval covers it). Every code path of the paper preset executes.
-TINY = {"preset": "paper", "backbone": "dinov2_vits14_imgfocus", "img_size": 28, "epochs": 1}
-PAPER_ON_FIXTURES = {
-    "03_medical_fewshot.ipynb": {**TINY, "exps": [1, 2], "shots": [1, 5]},
-    "04_remote_sensing_fewshot.ipynb": {**TINY, "seeds": [0, 1]},
-    "05_baseline_comparison.ipynb": {"preset": "paper", "tiny": True, "epochs": 2},  # the paper study at CI size
+#: What each preset's run on fixtures must show besides the fixture label: its recipe, its data's loader and metrics.
+EXPECTED = {
+    ("paper", "03"): ["split exp1", "mAP"],  # ChestDR: official split files, multi-label
+    ("tutorial", "03"): ["medmnist-dermamnist", "'augment': 'mild'", "ACC", "AUC"],  # MedMNIST's own metrics
+    ("tutorial", "04"): ["eurosat", "'augment': 'mild'", "AUC"],  # ten classes: one-vs-rest AUC
+    ("tutorial", "05"): ["medmnist-dermamnist", "eurosat", "mild augmentation"],
 }
 
 
@@ -44,18 +50,6 @@ def test_every_notebook_has_a_parameters_cell_and_an_entry_here():
         assert ["parameters"] in tags[:1], f"{name}: the first code cell must be tagged 'parameters'"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PAPERMILL))
-def test_notebook_runs_with_papermill(name, tmp_path):
-    out = tmp_path / name
-    pm.execute_notebook(NOTEBOOKS / name, out, parameters=PAPERMILL[name], cwd=NOTEBOOKS, progress_bar=False)
-    nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
-    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_stored_outputs_are_present_and_clean(name):
     """nbval compares stored outputs: a notebook saved without them would pass vacuously."""
@@ -72,25 +66,24 @@ def test_stored_outputs_are_present_and_clean(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PAPER_ON_FIXTURES))
-def test_paper_preset_runs_end_to_end_on_fixtures(name, tmp_path, monkeypatch):
-    from srlora_utils.data.fixtures import write_fixtures
-
-    write_fixtures(tmp_path / "data")
-    monkeypatch.setenv("SRLORA_DATA", str(tmp_path / "data"))  # the kernel inherits it
+@pytest.mark.parametrize(("preset", "name"), sorted(ON_FIXTURES))
+def test_preset_runs_end_to_end_on_fixtures(preset, name, fixture_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("SRLORA_DATA", str(fixture_data))  # the kernel inherits it
     out = tmp_path / name
-    parameters = {**PAPER_ON_FIXTURES[name], **({"records": str(tmp_path / "study.jsonl")} if "05" in name else {})}
+    parameters = {"preset": preset, **ON_FIXTURES[preset, name]}
+    if name.startswith("05"):
+        parameters["records"] = str(tmp_path / "study.jsonl")
     pm.execute_notebook(NOTEBOOKS / name, out, parameters=parameters, cwd=NOTEBOOKS, progress_bar=False)
     nb = nbformat.read(out, as_version=4)
     text = _outputs_text(nb) + "".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells
                                        if c.cell_type == "code" for o in c.outputs)  # fmt: skip
     assert "synthetic fixture" in text and "not results" in text and "(stand-in)" not in text
-    # the paper recipe ran
-    assert ("'normalize': 'official'" in text and "'augment': 'official'" in text) or (
-        "official augmentation, official normalisation" in text
-    )
-    if name.startswith("03"):
-        assert "split exp1" in text and "mAP" in text  # ChestDR: official split files, multi-label
+    if preset == "paper":  # the paper recipe ran
+        assert ("'normalize': 'official'" in text and "'augment': 'official'" in text) or (
+            "official augmentation, official normalisation" in text
+        )
+    for expected in EXPECTED.get((preset, name[:2]), []):
+        assert expected in text, expected
 
 
 @pytest.mark.parametrize("name", NAMES)

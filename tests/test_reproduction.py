@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import srlora_utils as S
 from srlora_utils.cli import main
-from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_fixtures, write_medfmc_fixture
+from srlora_utils.data.eurosat import EUROSAT_CLASSES
+from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_medfmc_fixture
 from srlora_utils.data.paths import FIXTURE_MARKER, data_dir, repository_data_dir, resolve_root
 from srlora_utils.data.tasks import load_task
 from srlora_utils.experiments.grids import grid_configs
@@ -27,15 +27,8 @@ from srlora_utils.training.records import append_record, read_records
 from srlora_utils.training.run import train
 
 
-@pytest.fixture(scope="module")
-def fixture_data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("fixture-data")
-    write_fixtures(folder)
-    return folder
-
-
 @pytest.fixture
-def on_fixtures(fixture_data, monkeypatch) -> Path:
+def on_fixtures(fixture_data, monkeypatch) -> Path:  # fixture_data: every fixture tree, written once (conftest.py)
     monkeypatch.setenv("SRLORA_DATA", str(fixture_data))
     return fixture_data
 
@@ -109,8 +102,8 @@ def test_a_nan_first_epoch_does_not_freeze_model_selection(monkeypatch):
     val = iter([math.nan, 40.0, 70.0, 55.0])
     real = training.evaluate
 
-    def fake(model, loader, multilabel, device):
-        out = real(model, loader, multilabel, device)
+    def fake(model, loader, multilabel, device, benchmark=None):
+        out = real(model, loader, multilabel, device, benchmark)
         return {**out, "accuracy": next(val)} if loader.dataset is not None and fake.validating else out
 
     fake.validating = True
@@ -189,6 +182,18 @@ def test_fixture_trees_have_the_official_layouts(fixture_data):
     assert (med / FIXTURE_MARKER).is_file()
     task = load_task("medfmc:chest", 1, 0, med, 16, exp=2)
     assert task.display_name == "medfmc-chest (synthetic fixture, not results)" and task.multilabel
+    # MedMNIST: the names the medmnist package downloads, with its keys; EuroSAT: torchvision's extracted tree
+    mnist = fixture_data / "medmnist"
+    assert {p.name for p in mnist.iterdir()} == {"dermamnist.npz", "dermamnist_64.npz", "chestmnist.npz",
+                                                 "pneumoniamnist.npz", FIXTURE_MARKER}  # fmt: skip
+    with np.load(mnist / "dermamnist_64.npz") as npz:
+        assert sorted(npz.files) == sorted(f"{s}_{k}" for s in ("train", "val", "test") for k in ("images", "labels"))
+        assert npz["test_images"].shape[1:] == (64, 64, 3) and npz["test_labels"].shape[1] == 1
+    with np.load(mnist / "chestmnist.npz") as npz:
+        assert npz["train_images"].ndim == 3 and npz["train_labels"].shape[1] == 14  # grey, 14 labels
+    tree = fixture_data / "eurosat" / "2750"
+    assert sorted(p.name for p in tree.iterdir() if p.is_dir()) == sorted(EUROSAT_CLASSES)
+    assert any((tree / "Forest").glob("Forest_*.jpg")) and (fixture_data / "eurosat" / FIXTURE_MARKER).is_file()
 
 
 def test_fixture_writer_never_touches_real_data(tmp_path):
@@ -247,10 +252,13 @@ def test_sweep_command_runs_a_paper_grid_on_fixtures_and_resumes(on_fixtures, tm
     assert "chest mAP" in capsys.readouterr().out
 
 
-def test_report_command_is_installed_and_fails_in_one_line(tmp_path):
-    out = subprocess.run([Path(sys.executable).parent / "srlora", "report", str(tmp_path / "none.jsonl")],
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "no records in" in out.stderr
+def test_report_command_fails_in_one_line(tmp_path, capsys):
+    """In this process (test_cli starts the installed console script once for every subcommand)."""
+    from srlora_utils.cli import main
+
+    assert main(["report", str(tmp_path / "none.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no records in" in err
 
 
 def test_runs_table_and_summary_carry_the_split():

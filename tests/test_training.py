@@ -46,7 +46,7 @@ def test_train_record_resume_and_determinism(tmp_path):
     cfg = TrainConfig(method="srlora_budget", seed=3, **QUICK)
     rec = train(cfg, records=str(records), progress=False)
     assert rec["standin"] and rec["task"] == "digits (stand-in)"
-    assert set(rec["test"]) == {"accuracy", "macro_f1"}
+    assert set(rec["test"]) == {"accuracy", "macro_f1", "AUC"}  # ten classes: one-vs-rest AUC
     _assert_selected_on_validation(rec)
     _assert_whole_test_set(rec, n_test=len(load_task("digits", 1, 3, img_size=28).test))
     assert rec["trainable_params"] == rec["lora_params"] + 10 * 384 + 10

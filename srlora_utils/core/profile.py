@@ -80,16 +80,23 @@ def spectral_profile(
     for block, (qkv_name, qkv) in enumerate(_attention_layers(model)):
         attn_name = qkv_name.rpartition(".")[0]
         if target == "official":
-            fused = measure_matrix(_weight(qkv), estimator)
+            fused = measure_matrix(_weight(qkv), estimator, name=f"{qkv_name}.weight")
             for kind in ("q", "v"):
                 add(f"{qkv_name}.{kind}", block, kind, getattr(qkv, kind), fused, "fused qkv")
         elif target == "qv_separate" or (target == "all_linear" and split):
             kinds = ("q", "v") if target == "qv_separate" else ("q", "k", "v")
             for kind in kinds:
                 layer = getattr(qkv, kind)
-                add(f"{qkv_name}.{kind}", block, kind, layer, measure_matrix(_weight(layer), estimator), "own")
+                add(
+                    f"{qkv_name}.{kind}",
+                    block,
+                    kind,
+                    layer,
+                    measure_matrix(_weight(layer), estimator, name=f"{qkv_name}.{kind}.weight"),
+                    "own",
+                )
         else:
-            add(qkv_name, block, "qkv", qkv, measure_matrix(_weight(qkv), estimator), "own")
+            add(qkv_name, block, "qkv", qkv, measure_matrix(_weight(qkv), estimator, name=f"{qkv_name}.weight"), "own")
         others = ["attn.proj"] + (["mlp.fc1", "mlp.fc2"] if target == "all_linear" else [])
         prefix = attn_name.rpartition(".")[0]
         for rel in others:
@@ -98,7 +105,14 @@ def spectral_profile(
                 layer = model.get_submodule(name)
             except AttributeError:
                 raise SrLoraError(f"{type(model).__name__} has no {name!r} next to {qkv_name!r}") from None
-            add(name, block, rel.rpartition(".")[2], layer, measure_matrix(_weight(layer), estimator), "own")
+            add(
+                name,
+                block,
+                rel.rpartition(".")[2],
+                layer,
+                measure_matrix(_weight(layer), estimator, name=f"{name}.weight"),
+                "own",
+            )
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 

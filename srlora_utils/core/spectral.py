@@ -59,7 +59,7 @@ def _checked_matrix(weight: torch.Tensor | np.ndarray, dtype: torch.dtype) -> tu
         w = w.to(torch.float64)
     w = w.to(dtype)
     fro_sq = frobenius_sq(w) if w.dtype == torch.float64 else _row_energy(w)
-    _check_energy(fro_sq)  # NaN or inf entries make it NaN or inf; an all-zero matrix makes it 0
+    _check_energy(fro_sq, w)  # NaN or inf entries make it NaN or inf; an all-zero matrix makes it 0
     return w, fro_sq
 
 
@@ -79,13 +79,29 @@ def _row_energy(w: torch.Tensor) -> float:
     return float(torch.sum(torch.linalg.vector_norm(w, dim=1).to(torch.float64) ** 2))
 
 
-def _check_energy(fro_sq: float) -> None:
-    """One-line errors for a weight whose squared Frobenius norm shows NaN/inf entries or an all-zero matrix."""
+def _check_energy(fro_sq: float, w: torch.Tensor) -> None:
+    """One-line errors for a weight ``w`` whose squared Frobenius norm ``fro_sq`` shows NaN/inf entries (counted, and
+    the first located, only then), an all-zero matrix, or entries too large or too small to square in ``w``'s
+    precision."""
     if not math.isfinite(fro_sq):
+        bad = ~torch.isfinite(w)
+        if not bool(bad.any()):
+            hint = "" if w.dtype == torch.float64 else ", or use estimator='exact' (float64)"
+            raise SrLoraError(
+                f"weight has entries too large to square in {str(w.dtype).removeprefix('torch.')} (largest "
+                f"{float(w.abs().max()):.3g}): check the checkpoint{hint}"
+            )
+        first = [int(i) for i in bad.nonzero()[0]]
         raise SrLoraError(
-            "weight contains NaN or inf values: check the checkpoint or the training run that produced it"
+            f"weight contains NaN or inf values ({int(bad.sum())} of {w.numel()}, the first at {first}): check the "
+            "checkpoint or the training run that produced it"
         )
     if fro_sq == 0:
+        if bool(w.any()):  # non-zero entries whose squares underflow
+            raise SrLoraError(
+                f"weight has entries too small to square in {str(w.dtype).removeprefix('torch.')} (largest "
+                f"{float(w.abs().max()):.3g}): check the checkpoint, or use estimator='exact' (float64)"
+            )
         raise SrLoraError("weight is all zeros: its stable rank is undefined (0/0)")
 
 
@@ -321,9 +337,22 @@ PROFILE_COLUMNS = [
 ]
 
 
-def measure_matrix(weight: torch.Tensor, estimator: Estimator) -> dict[str, float]:
+def measure_matrix(weight: torch.Tensor, estimator: Estimator, name: str | None = None) -> dict[str, float]:
     """Spectral norm, squared Frobenius norm, stable rank (by ``estimator``) and effective rank (NaN for ``fast``,
-    which computes no SVD) of one ``weight``."""
+    which computes no SVD) of one ``weight``; ``name`` (e.g. the parameter's name and its file) names the weight in
+    any error about it (NaN or inf entries, all zeros)."""
+    try:
+        return _measure(weight, estimator)
+    except SrLoraError as err:
+        if name is None:
+            raise
+        message = str(err)  # the checks' messages begin "weight ...": the weight gets its name
+        raise SrLoraError(
+            f"{name}{message.removeprefix('weight')}" if message.startswith("weight ") else f"{name}: {message}"
+        ) from None
+
+
+def _measure(weight: torch.Tensor, estimator: Estimator) -> dict[str, float]:
     if estimator == "exact":
         return spectral_summary(weight)
     if estimator == "fast":

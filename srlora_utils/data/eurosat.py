@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import SrLoraError
 from .fewshot import FewShotTask
 from .imagefolder import load_imagefolder
+from .paths import is_fixture
 
 EUROSAT_CLASSES = [
     "AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
@@ -31,4 +32,5 @@ def load_eurosat(root: Path, shots: int, seed: int, img_size: int, augment: str 
             ) from None
     task = load_imagefolder(tree, shots, seed, img_size, augment, norm)
     task.name, task.description = "eurosat", "EuroSAT RGB (10 land-use classes), fixed 30% test hold-out"
+    task.fixture = is_fixture(tree.parent, tree)
     return task

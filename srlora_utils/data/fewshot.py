@@ -24,7 +24,8 @@ class FewShotTask:
 
     ``standin`` is True when the data only stands in for the real task (the offline preset), ``fixture``
     when they are a synthetic tree in an official layout (:mod:`srlora_utils.data.fixtures`): every table and
-    figure made from them must say so, and ``display_name`` does. ``exp`` is MedFMC's official split.
+    figure made from them must say so, and ``display_name`` does. ``exp`` is MedFMC's official split. ``benchmark``
+    names a benchmark whose own metrics the test set also reports (``"medmnist"``: its evaluator's ACC and AUC).
     """
 
     name: str
@@ -41,6 +42,7 @@ class FewShotTask:
     fixture: bool = False
     normalization: Normalization | None = None
     extra: dict = field(default_factory=dict)
+    benchmark: str | None = None
 
     @property
     def num_classes(self) -> int:

@@ -1,4 +1,4 @@
-"""Synthetic data trees in the exact official layouts (MedFMC, VTAB-1k), so every paper-preset path can run.
+"""Synthetic data in the exact official layouts (MedFMC, VTAB-1k, MedMNIST, EuroSAT), so every preset's path can run.
 
 The images are small random textures, one template per class (multi-label images blend their classes'
 templates) plus noise: a model can learn them, which is all a fixture needs to show. Every tree carries
@@ -17,15 +17,27 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SrLoraError
+from .eurosat import EUROSAT_CLASSES
 from .medfmc import MEDFMC_CLASSES, MEDFMC_EXPS, MEDFMC_MULTILABEL
-from .paths import FIXTURE_MARKER
+from .medmnist import MEDMNIST_SPLITS, medmnist_file
+from .paths import DEFAULT_ROOTS, FIXTURE_MARKER
 from .vtab import VTAB_CLASS_COUNTS
 
 MEDFMC_SHOTS = (1, 5, 10)
 #: VTAB-1k tasks of the fixture and their class counts (the real ones: EuroSAT 10, Resisc45 45).
 VTAB_TASKS = {t: VTAB_CLASS_COUNTS[t] for t in ("eurosat", "resisc45")}
+#: MedMNIST flags of the fixture: (classes or labels, channels, multi-label, sizes). DermaMNIST is the tutorial
+#: preset's task (multi-class, RGB, at 28 and 64 px); ChestMNIST (multi-label) and PneumoniaMNIST (binary, grey)
+#: cover MedMNIST's other task types, with the real files' class counts and channels.
+MEDMNIST_FLAGS = {
+    "dermamnist": (7, 3, False, (28, 64)),
+    "chestmnist": (14, 1, True, (28,)),
+    "pneumoniamnist": (2, 1, False, (28,)),
+}
+#: Images per class in each split of a MedMNIST fixture (train + val hold enough for 10-shot train and val).
+MEDMNIST_PER_CLASS = {"train": 16, "val": 4, "test": 4}
 #: Bumped whenever what the writers produce changes: an older fixture tree is then replaced, not reused.
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 3
 _NOTE = f"Synthetic fixture written by srlora_utils.data.fixtures (version {FIXTURE_VERSION}): not data, not results.\n"
 
 
@@ -152,14 +164,66 @@ def write_vtab_fixture(
     return _publish(tmp, target)
 
 
+def write_medmnist_fixture(
+    root: str | os.PathLike, flags: dict | None = None, per_class: dict | None = None, seed: int = 0
+) -> Path:
+    """MedMNIST archives under ``root`` as the ``medmnist`` package names and reads them (``<flag>.npz`` at 28 px,
+    ``<flag>_<size>.npz`` otherwise; ``train/val/test_images`` uint8 (N, H, W[, 3]) and ``*_labels`` (N, L)).
+    ``flags``: flag -> (classes, channels, multi-label, sizes) (default :data:`MEDMNIST_FLAGS`); ``per_class``: images
+    per class and split (default :data:`MEDMNIST_PER_CLASS`); drawn from ``seed``. Returns ``root``."""
+    target = Path(root)
+    tmp = _fresh(target)
+    if tmp is None:
+        return target
+    rng = np.random.default_rng(seed + 2)
+    counts = per_class or MEDMNIST_PER_CLASS
+    for flag, (n, channels, ml, sizes) in (flags or MEDMNIST_FLAGS).items():
+        for size in sizes:
+            templates = _templates(n, size, rng)
+            arrays = {}
+            for split in MEDMNIST_SPLITS:
+                images, labels = [], []
+                for c in range(n):
+                    for _ in range(counts[split]):
+                        classes = sorted({c} | ({int(rng.integers(n))} if ml and rng.random() < 0.3 else set()))
+                        pixels = np.asarray(_image(templates, classes, rng))
+                        images.append(pixels if channels == 3 else pixels.mean(2).astype(np.uint8))
+                        labels.append([int(k in classes) for k in range(n)] if ml else [c])
+                arrays[f"{split}_images"] = np.stack(images).astype(np.uint8)
+                arrays[f"{split}_labels"] = np.array(labels, dtype=np.uint8)
+            np.savez_compressed(medmnist_file(tmp, flag, size), **arrays)  # type: ignore[arg-type]
+    return _publish(tmp, target)
+
+
+def write_eurosat_fixture(root: str | os.PathLike, size: int = 32, per_class: int = 30, seed: int = 0) -> Path:
+    """A tree as torchvision's EuroSAT download leaves it: ``root/2750/<class>/<class>_<n>.jpg`` (``root`` is the
+    ``eurosat`` folder under the data folder), ``per_class`` JPEG images of ``size`` px for each of the ten
+    classes, drawn from ``seed``. Returns ``root``."""
+    target = Path(root)
+    tmp = _fresh(target)
+    if tmp is None:
+        return target
+    rng = np.random.default_rng(seed + 3)
+    templates = _templates(len(EUROSAT_CLASSES), size, rng)
+    for c, name in enumerate(EUROSAT_CLASSES):
+        folder = tmp / "2750" / name
+        folder.mkdir(parents=True)
+        for j in range(1, per_class + 1):
+            _image(templates, [c], rng).save(folder / f"{name}_{j}.jpg", quality=95)
+    (tmp / "2750" / FIXTURE_MARKER).write_text(_NOTE)  # the class tree alone, read as an ImageFolder, says it too
+    return _publish(tmp, target)
+
+
 def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -> dict[str, Path]:
-    """Both trees under ``data_dir`` (``MedFMC/`` and ``VTAB-1k/``, the folders the presets read), images of
-    ``size`` px drawn from ``seed``; point ``SRLORA_DATA`` at ``data_dir`` to run the paper presets on them.
-    Existing fixtures are kept."""
+    """Every fixture under ``data_dir``, in the folders the presets read (``MedFMC/``, ``VTAB-1k/``, ``medmnist/``,
+    ``eurosat/``), MedFMC, VTAB-1k and EuroSAT images of ``size`` px, all drawn from ``seed``; point ``SRLORA_DATA``
+    at ``data_dir`` to run the tutorial and paper presets on them. Existing fixtures are kept."""
     data_dir = Path(data_dir)
     return {
-        "medfmc": write_medfmc_fixture(data_dir / "MedFMC", size=size, seed=seed),
-        "vtab": write_vtab_fixture(data_dir / "VTAB-1k", size=size, seed=seed),
+        "medfmc": write_medfmc_fixture(data_dir / DEFAULT_ROOTS["medfmc"], size=size, seed=seed),
+        "vtab": write_vtab_fixture(data_dir / DEFAULT_ROOTS["vtab"], size=size, seed=seed),
+        "medmnist": write_medmnist_fixture(data_dir / DEFAULT_ROOTS["medmnist"], seed=seed),
+        "eurosat": write_eurosat_fixture(data_dir / DEFAULT_ROOTS["eurosat"] / "eurosat", size=size, seed=seed),
     }
 
 

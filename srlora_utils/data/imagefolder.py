@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SrLoraError
 from .fewshot import FewShotTask, fixed_holdout, split_pool
 from .images import ImageListDataset, make_transform
 from .paths import is_fixture, need_dir
@@ -19,8 +20,15 @@ def load_imagefolder(
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     root = need_dir(Path(root), "ImageFolder")
-    classes, to_idx = find_classes(str(root))
-    samples = make_dataset(str(root), to_idx, extensions=IMG_EXTENSIONS)
+    try:  # both raise FileNotFoundError: no class folders, or a class folder without an image
+        classes, to_idx = find_classes(str(root))
+        samples = make_dataset(str(root), to_idx, extensions=IMG_EXTENSIONS)
+    except (FileNotFoundError, PermissionError) as err:
+        detail = " ".join(str(err).split(". Supported extensions")[0].rstrip(".").split())  # one line, no extensions
+        raise SrLoraError(
+            f"{root} is not a <class>/<image> tree ({detail}): put each class's images "
+            f"({', '.join(IMG_EXTENSIONS[:4])}, ...) in a folder named after the class"
+        ) from None
     paths = [str(Path(p).relative_to(root)) for p, _ in samples]
     labels = np.array([y for _, y in samples])
     pool, test = fixed_holdout(len(paths), test_fraction)

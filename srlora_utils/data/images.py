@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
@@ -50,12 +50,34 @@ def _label_tensor(label, multilabel: bool) -> torch.Tensor:
     return torch.as_tensor(label, dtype=torch.float32 if multilabel else torch.long)
 
 
+def load_image(path: Path) -> Image.Image:
+    """The decoded image at ``path``; a missing, unreadable or undecodable file (PIL raises many kinds of error on
+    a corrupt one: OSError, SyntaxError, ValueError, EOFError, DecompressionBombError, ...) is a one-line error."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img
+    except FileNotFoundError:
+        raise SrLoraError(f"image {path} is missing: check the data root and the list file") from None
+    except (IsADirectoryError, PermissionError) as err:
+        raise SrLoraError(f"image {path} cannot be read ({err.strerror}): check the list file") from None
+    except Exception as err:  # noqa: BLE001 - UnidentifiedImageError, or a format-dependent one for a corrupt file
+        raise SrLoraError(f"image {path} does not decode ({err.__class__.__name__}): replace or remove it") from None
+
+
 class ArrayImageDataset(Dataset):
     """Images held as a uint8 array (N, H, W) or (N, H, W, C) with labels (N,) or (N, C)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Callable, multilabel: bool = False) -> None:
+        if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
+                and (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 3, 4)))):  # fmt: skip
+            shape, dtype = getattr(images, "shape", None), getattr(images, "dtype", type(images).__name__)
+            raise SrLoraError(f"images of shape {shape} and dtype {dtype}: expected a uint8 array (N, H, W) or "
+                              "(N, H, W, C) with C 1, 3 or 4")  # fmt: skip
         if len(images) != len(labels):
             raise SrLoraError(f"{len(images)} images but {len(labels)} labels")
+        if images.ndim == 4 and images.shape[-1] == 1:  # PIL reads one channel as (H, W)
+            images = images[..., 0]
         self.images, self.labels, self.transform, self.multilabel = images, np.asarray(labels), transform, multilabel
 
     def __len__(self) -> int:
@@ -78,18 +100,7 @@ class ImageListDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        path = self.root / self.paths[i]
-        try:
-            with Image.open(path) as img:
-                img.load()
-                image = img
-        except FileNotFoundError:
-            raise SrLoraError(f"image {path} is missing: check the data root and the list file") from None
-        except (UnidentifiedImageError, OSError) as err:
-            raise SrLoraError(
-                f"image {path} does not decode ({err.__class__.__name__}): replace or remove it"
-            ) from None
-        return self.transform(image), _label_tensor(self.labels[i], self.multilabel)
+        return self.transform(load_image(self.root / self.paths[i])), _label_tensor(self.labels[i], self.multilabel)
 
     def subset(self, indices: np.ndarray, transform: Callable | None = None) -> ImageListDataset:
         """The same images restricted to ``indices`` (optionally with another transform)."""

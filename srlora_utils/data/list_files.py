@@ -8,6 +8,31 @@ import numpy as np
 
 from ..errors import SrLoraError
 
+#: What a list file's errors suggest.
+_FORMAT = "a list file is UTF-8 text, one 'relative/path label' per line"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` quoted (escapes keep it on one line), cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}..."
+
+
+def _text(path: Path) -> str:
+    """The text of list file ``path``; binary or non-UTF-8 content is a one-line error naming the line."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise SrLoraError(f"list file {path} cannot be read ({err.strerror or type(err).__name__})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SrLoraError(f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 text: {_FORMAT}") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise SrLoraError(f"{path}:{line}: a NUL byte: binary content, not a list file; {_FORMAT}")
+    return text.removeprefix("\ufeff")  # a byte-order mark some editors write
+
 
 def read_list(path: Path, num_classes: int | None = None, multilabel: bool = False) -> tuple[list[str], np.ndarray]:
     """Paths and labels of a list file. Single-label lines: ``path 3``. Multi-label (``multilabel``): ``path 0,1,0,...``
@@ -17,19 +42,19 @@ def read_list(path: Path, num_classes: int | None = None, multilabel: bool = Fal
         raise SrLoraError(f"list file {path} is missing: put the split files there (see data/README.md)")
     paths: list[str] = []
     labels: list = []
-    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, raw in enumerate(_text(path).split("\n"), start=1):
         line = raw.strip()
         if not line:
             continue
         parts = line.rsplit(maxsplit=1)
         if len(parts) != 2:
-            raise SrLoraError(f"{path}:{lineno}: expected 'relative/path label', got {line!r}")
+            raise SrLoraError(f"{path}:{lineno}: expected 'relative/path label', got {_short(line)}")
         name, field = parts
         try:
             values = [int(v) for v in field.split(",")]
         except ValueError:
             raise SrLoraError(
-                f"{path}:{lineno}: label {field!r} is not an integer (or comma-separated integers)"
+                f"{path}:{lineno}: label {_short(field)} is not an integer (or comma-separated integers)"
             ) from None
         if multilabel:
             if num_classes is None:
@@ -38,13 +63,15 @@ def read_list(path: Path, num_classes: int | None = None, multilabel: bool = Fal
                 hot = np.array(values, dtype=np.float32)
             else:
                 if any(v < 0 or v >= num_classes for v in values):
-                    raise SrLoraError(f"{path}:{lineno}: label {field!r} is out of range for {num_classes} classes")
+                    raise SrLoraError(
+                        f"{path}:{lineno}: label {_short(field)} is out of range for {num_classes} classes"
+                    )
                 hot = np.zeros(num_classes, dtype=np.float32)
                 hot[values] = 1
             labels.append(hot)
         else:
             if len(values) != 1:
-                raise SrLoraError(f"{path}:{lineno}: expected one class index, got {field!r}")
+                raise SrLoraError(f"{path}:{lineno}: expected one class index, got {_short(field)}")
             if values[0] < 0 or (num_classes is not None and values[0] >= num_classes):
                 raise SrLoraError(f"{path}:{lineno}: label {values[0]} is out of range for {num_classes} classes")
             labels.append(values[0])

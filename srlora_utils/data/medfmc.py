@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from numbers import Integral
 from pathlib import Path
 
 from ..errors import SrLoraError
@@ -25,6 +27,14 @@ MEDFMC_MULTILABEL = {"chest": True, "colon": False, "endo": True}
 MEDFMC_EXPS = (1, 2, 3, 4, 5)
 
 
+def check_medfmc_exp(exp: object, task: str = "medfmc") -> int:
+    """``exp`` as an official MedFMC split (one of :data:`MEDFMC_EXPS`), or a one-line error naming ``task``."""
+    if isinstance(exp, bool) or not isinstance(exp, Integral) or int(exp) not in MEDFMC_EXPS:
+        raise SrLoraError(f"MedFMC has official splits exp1-exp5: exp must be one of 1-5, got {exp!r} for {task!r} "
+                          "(pass exp=1..5)")  # fmt: skip
+    return int(exp)
+
+
 def load_medfmc(
     task: str, root: Path, shots: int, exp: int, img_size: int, augment: str = "official", norm=None
 ) -> FewShotTask:
@@ -36,9 +46,17 @@ def load_medfmc(
     """
     if task not in MEDFMC_CLASSES:
         raise SrLoraError(f"unknown MedFMC task {task!r}: use chest, colon or endo")
+    check_medfmc_exp(exp, f"medfmc:{task}")
     images = need_dir(Path(root) / "MedFMC_train" / task / "images", f"MedFMC {task} images")
     anns = need_dir(Path(root) / "data_anns" / "MedFMC" / task, f"MedFMC {task} split lists")
     classes, ml = MEDFMC_CLASSES[task], MEDFMC_MULTILABEL[task]
+    train_list = anns / f"{task}_{shots}-shot_train_exp{exp}.txt"
+    if not train_list.is_file():
+        found = sorted({int(m.group(1)) for f in anns.glob(f"{task}_*-shot_train_exp{exp}.txt")
+                        if (m := re.fullmatch(rf"{task}_(\d+)-shot_train_exp{exp}\.txt", f.name))})  # fmt: skip
+        have = f"shots with a split there: {', '.join(map(str, found))}" if found else "no split lists are there"
+        raise SrLoraError(f"MedFMC {task} has no {shots}-shot split exp{exp}: {train_list} is missing ({have}; "
+                          "see data/README.md)")  # fmt: skip
 
     def part(file: str, train: bool) -> ImageListDataset:
         paths, labels = read_list(anns / file, len(classes), ml)

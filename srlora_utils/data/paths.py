@@ -1,8 +1,9 @@
 """Where local datasets live: one data folder for the notebooks, the command line and Python alike.
 
-The data folder is ``$SRLORA_DATA`` when set, else the ``data/`` folder of the repository this package was
-installed from (an editable checkout), else ``./data``. A relative dataset root (``"MedFMC"``, ``"VTAB-1k"``) is
-read under it, whatever the working directory; an absolute root is used as given.
+The data folder is ``$SRLORA_DATA`` when set (the notebooks' ``data_root`` parameter sets it: :func:`use_data_dir`),
+else the ``data/`` folder of the repository this package was installed from (an editable checkout), else ``./data``
+(a wheel). A relative dataset root (``"MedFMC"``, ``"VTAB-1k"``) is read under it, whatever the working directory; an
+absolute root is used as given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def data_dir() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return repository_data_dir() or Path("data").resolve()
+
+
+def use_data_dir(folder: str | os.PathLike | None = None) -> Path:
+    """Make ``folder`` this process's data folder (``$SRLORA_DATA``, which the notebooks' kernels and the training
+    code read) when it is given, e.g. from a notebook's ``data_root`` parameter on a hosted Jupyter service; with
+    None, change nothing. Returns the data folder now in effect (:func:`data_dir`)."""
+    if folder is not None and str(folder) != "":
+        os.environ[DATA_ENV] = str(Path(folder).expanduser().resolve())
+    return data_dir()
 
 
 def resolve_root(root: str | os.PathLike | None, kind: str | None = None) -> Path | None:

@@ -18,7 +18,7 @@ from ..models.normalization import Normalization
 from .eurosat import load_eurosat
 from .fewshot import FewShotTask
 from .imagefolder import load_imagefolder
-from .medfmc import load_medfmc
+from .medfmc import check_medfmc_exp, load_medfmc
 from .medmnist import load_medmnist
 from .paths import resolve_root
 from .standins import load_digits_standin, load_lfw_standin, load_textures_standin
@@ -104,10 +104,14 @@ def _family(name: str) -> TaskFamily:
 
 
 def check_exp(name: str, exp: int | None) -> None:
-    """MedFMC tasks need their official split ``exp`` (1, 2, ...); every other task draws splits by seed."""
-    if _family(name).official_splits:
-        if exp is None or int(exp) < 1:
-            raise SrLoraError(f"MedFMC runs name their official split: pass exp=1..5 (got {exp!r}) for {name!r}")
+    """MedFMC tasks need their official split ``exp`` (one of 1-5; other families with official splits: 1, 2, ...);
+    every other task draws splits by seed and refuses ``exp``."""
+    family = _family(name)
+    if family.kind == "medfmc":  # checked before any file is looked up
+        check_medfmc_exp(exp, name)
+    elif family.official_splits:
+        if isinstance(exp, bool) or not isinstance(exp, int) or exp < 1:
+            raise SrLoraError(f"task {name!r} names its official split: pass exp=1, 2, ... (got {exp!r})")
     elif exp is not None:
         raise SrLoraError(f"exp={exp} names a MedFMC split; task {name!r} draws its splits by seed: drop exp")
 

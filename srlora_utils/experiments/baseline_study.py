@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.shipped import output_path, restore_how, shipped_path
 from ..errors import SrLoraError
 from .comparison import Interval, holm, paired_interval, runs_for_half_width
 from .readings import ADAPTIVE_PEERS, INIT_PEERS, Reading, _limits, schedule_steps
@@ -288,34 +289,37 @@ def read_power(runs: list[dict], design: StudyDesign, metric: str = "accuracy") 
     return Reading(lines)
 
 
-#: Each preset's study grid (in the repository's ``grids/``).
+#: Each preset's study grid (in the repository's ``grids/``, shipped in the wheel too).
 STUDY_GRIDS = {"offline": "baseline-study.toml", "tutorial": "baseline-study-tutorial.toml",
                "paper": "baseline-study-paper.toml"}  # fmt: skip
-#: Where the offline study's records are shipped, relative to the repository.
+#: Where the offline study's records are shipped, relative to the repository (and inside the wheel).
 SHIPPED_RECORDS = "results/baseline-study/records.jsonl"
 
 
 def study_files(preset: str = "offline", records: str | None = None, rerun: bool = False) -> tuple[Path, Path]:
     """The study grid of ``preset`` and the records it reads and extends: ``records`` when given; else a fresh file
     under ``build/`` when ``rerun`` (the whole study trains again; any earlier rerun there is removed); else the
-    shipped records (offline) or ``results/baseline-study-<preset>.jsonl``. Paths are the repository's."""
+    shipped records (offline) or ``results/baseline-study-<preset>.jsonl``. Grids and shipped records are the
+    checkout's, or the installed package's when there is no checkout; ``build/`` and ``results/`` are the checkout's,
+    or the current directory's (:mod:`srlora_utils.data.shipped`)."""
     if preset not in STUDY_GRIDS:
         raise SrLoraError(f"unknown preset {preset!r} for the baseline study: use one of {', '.join(STUDY_GRIDS)}")
-    repo = Path(__file__).resolve().parents[2]
-    grid = repo / "grids" / STUDY_GRIDS[preset]
+    grid = shipped_path(f"grids/{STUDY_GRIDS[preset]}")
     if not grid.is_file():
-        raise SrLoraError(f"study grid {grid} is missing: run notebook 05 from a checkout of the kit")
+        raise SrLoraError(f"study grid {grid} is missing: restore it {restore_how('grids/')}")
     if records is not None:
         return grid, Path(records).resolve()
     if rerun:
-        fresh = repo / "build" / f"baseline-study-{preset}-rerun" / "records.jsonl"
+        fresh = output_path(f"build/baseline-study-{preset}-rerun/records.jsonl")
         fresh.unlink(missing_ok=True)
         return grid, fresh
-    shipped = repo / (SHIPPED_RECORDS if preset == "offline" else f"results/baseline-study-{preset}.jsonl")
-    if preset == "offline" and not shipped.is_file():
+    if preset != "offline":
+        return grid, output_path(f"results/baseline-study-{preset}.jsonl")
+    shipped = shipped_path(SHIPPED_RECORDS)
+    if not shipped.is_file():
         raise SrLoraError(
-            f"the shipped study records {shipped} are missing: restore them with `git checkout -- "
-            f"{SHIPPED_RECORDS}`, or train the study again with rerun=True or `make study` (~82 min)"
+            f"the shipped study records {shipped} are missing: restore them {restore_how(SHIPPED_RECORDS)}, or train "
+            "the study again with rerun=True or, in a checkout, `make study` (~82 min)"
         )
     return grid, shipped
 

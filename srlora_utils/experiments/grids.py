@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,97 @@ def read_grid(path: str | Path) -> dict:
     if not path.is_file():
         raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a preset such as reproduction:paper")
     try:
-        spec = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+    except OSError as err:
+        raise SrLoraError(f"grid file {path} cannot be read ({err.strerror or type(err).__name__})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SrLoraError(f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 text: a grid file is UTF-8 TOML "
+                          "(see grids/*.toml)") from None  # fmt: skip
+    try:
+        spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SrLoraError(f"{path}: not valid TOML ({err})") from None
+        raise SrLoraError(f"{path}: not valid TOML ({' '.join(str(err).split())})") from None
+    except RecursionError:
+        raise SrLoraError(f"{path}: not valid TOML (nested too deep)") from None
     spec = {KEY_ALIASES.get(k, k): v for k, v in spec.items()}
     unknown = sorted(set(spec) - set(GRID_KEYS))
     if unknown:
         raise SrLoraError(f"{path}: unknown keys {unknown}; allowed: {', '.join(GRID_KEYS)}")
+    _check_types(str(path), spec)
+    for i, block in enumerate(spec.get("blocks", [])):
+        if not isinstance(block, dict):
+            raise SrLoraError(f"{path}: blocks[{i}] is not a table: write it as [[blocks]] with keys "
+                              f"{', '.join(BLOCK_KEYS)}")  # fmt: skip
+        _check_types(f"{path}: blocks[{i}]", block)  # keys a block may not set: refused by merge_grid
     return spec
+
+
+Check = Callable[[object], bool]
+
+
+def _int(value: object, low: int, high: int | None = None) -> bool:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return value >= low and (high is None or value <= high)
+
+
+def _ints(low: int, high: int | None = None) -> Check:
+    """A check: a non-empty list of integers in ``[low, high]``."""
+    return lambda v: isinstance(v, list) and bool(v) and all(_int(x, low, high) for x in v)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _primary(value: object) -> bool:
+    if not isinstance(value, dict):
+        return False
+    names = ("method", "reference")
+    return all(_text(x) if k in names else _number(x) for k, x in value.items())
+
+
+#: What each structural grid key must hold: a check, and the words for the error when it fails.
+_KEY_TYPES: dict[str, tuple[Check, str]] = {
+    "base": (lambda v: isinstance(v, str) and ":" in v and not v.endswith(".toml"), "a preset, domain:preset"),
+    "task": (_text, "a task name"),
+    "tasks": (lambda v: isinstance(v, dict) and bool(v) and all(_int(k, 1) or _ints(1)(k) for k in v.values()),
+              "a table task -> shot count or list of shot counts (each at least 1)"),
+    "shots": (_ints(1), "a list of shot counts (each at least 1)"),
+    "methods": (lambda v: isinstance(v, list) and all(_text(m) for m in v), "a list of method names"),
+    "seeds": (_ints(0), "a list of seeds (integers, 0 or more)"),
+    "vtab_seeds": (_ints(0), "a list of seeds (integers, 0 or more)"),
+    "exps": (_ints(min(MEDFMC_EXPS), max(MEDFMC_EXPS)), "a list of MedFMC splits, each one of 1-5"),
+    "weight_decay": (lambda v: _number(v) or (isinstance(v, dict) and all(_number(x) for x in v.values())),
+                     "a number, or a table dataset family -> number"),
+    "stop_at_perfect_val": (lambda v: isinstance(v, bool), "true or false"),
+    "questions": (lambda v: isinstance(v, dict) and all(_text(x) for x in v.values()), "a table question id -> text"),
+    "primary": (_primary, "a table of method and reference (names) and numbers (half_width, margin, ...)"),
+    "blocks": (lambda v: isinstance(v, list), "an array of tables ([[blocks]])"),
+    "name": (_text, "a text"),
+    "question": (_text, "a text"),
+}  # fmt: skip
+#: The checks of a run's settings by their TrainConfig field's type (TOML has no null: never None in a grid).
+_FIELD_TYPES: dict[str, tuple[Check, str]] = {
+    "int": (lambda v: _int(v, 0), "an integer, 0 or more"), "float": (_number, "a number"), "str": (_text, "a text"),
+}  # fmt: skip
+
+
+def _check_types(where: str, spec: dict) -> None:
+    """One-line error naming ``where`` and the key when a value of ``spec`` has the wrong type for its key."""
+    fields = {f.name: str(f.type).removesuffix(" | None") for f in dataclasses.fields(TrainConfig)}
+    for key, value in spec.items():
+        check, words = _KEY_TYPES.get(key) or _FIELD_TYPES.get(fields.get(key, ""), (lambda v: True, ""))
+        if not check(value):
+            shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:60]}..."
+            raise SrLoraError(f"{where}: {key} = {shown} is not {words}")
 
 
 def merge_grid(path: str | Path, spec: dict, base: dict | None) -> dict:
@@ -114,6 +198,12 @@ def merge_grid(path: str | Path, spec: dict, base: dict | None) -> dict:
         _check_methods(where, {**settings, **block})
     if not settings.get("blocks"):
         _check_methods(str(path), settings)
+    decay = settings.get("weight_decay")
+    if isinstance(decay, dict):  # a value per dataset family: every task of the grid needs its family's
+        families = {t.partition(":")[0] for part in grid_blocks(settings) for t in grid_tasks(part)}
+        if families - set(decay):
+            raise SrLoraError(f"{path}: weight_decay has no value for {', '.join(sorted(families - set(decay)))}: "
+                              f"add it to the table (it has {', '.join(decay) or 'none'})")  # fmt: skip
     return settings
 
 
@@ -146,7 +236,11 @@ def base_config(settings: dict, task: str | None = None, **changes) -> TrainConf
     task = task or settings.get("task") or next(iter(settings["tasks"]))
     fields = {k: settings[k] for k in SETTING_FIELDS if k in settings}
     if isinstance(fields.get("weight_decay"), dict):  # per dataset family, as the official configs
-        fields["weight_decay"] = fields["weight_decay"][task.partition(":")[0]]
+        family, table = task.partition(":")[0], fields["weight_decay"]
+        if family not in table:
+            raise SrLoraError(f"weight_decay names no value for task {task!r}: add {family} = <number> to its table "
+                              f"(it has {', '.join(table) or 'none'})")  # fmt: skip
+        fields["weight_decay"] = table[family]
     return TrainConfig(task=task, **{**fields, **changes})
 
 
@@ -194,7 +288,11 @@ def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:
     replaces VTAB's seeds too."""
     if grid.endswith(".toml"):
         spec = read_grid(grid)
-        settings = merge_grid(grid, spec, grid_settings(spec["base"]) if "base" in spec else None)
+        try:
+            base = grid_settings(spec["base"]) if "base" in spec else None
+        except SrLoraError as err:
+            raise SrLoraError(f"{grid}: base = {spec['base']!r}: {err}") from None
+        settings = merge_grid(grid, spec, base)
     else:
         domain, sep, name = grid.partition(":")
         if not sep:

@@ -2,7 +2,8 @@
 
 MedFMC: per task (chest and endo: mAP and AUC; colon: accuracy and AUC) and the mean AUC over the three tasks,
 per shot count, mean ± std over the official splits and seeds that ran (the header names them). VTAB-1k: test
-accuracy per task, mean ± std over seeds. The authors' rows are labelled as theirs, with how they were selected;
+accuracy per task, mean ± std over seeds. Any other task (MedMNIST, EuroSAT, the stand-ins): every test metric.
+The authors' rows are labelled as theirs, with how they were selected;
 beside synthetic fixture records they go in tables of their own, never in the same rows.
 """
 
@@ -139,9 +140,30 @@ def vtab_table(records: list[dict], authors: bool = True, tasks: Iterable[str] |
     return pd.DataFrame.from_dict(out, orient="index").reindex(columns=tasks).fillna("—")
 
 
+#: Task kinds with a table of the paper's; every other kind goes to :func:`task_table`.
+PAPER_KINDS = ("medfmc", "vtab")
+
+
+def task_table(records: list[dict]) -> pd.DataFrame:
+    """Rows (task, shots, method) of every task outside the paper's tables (MedMNIST, EuroSAT, stand-ins...), columns
+    every test metric the records carry (accuracy, macro-F1, AUC; MedMNIST's own ACC and AUC): mean ± std (runs)."""
+    df = _frame(records)
+    df = df[~df["kind"].isin(PAPER_KINDS)].copy()
+    df["task"] = [f"{k}:{t}" if t else k for k, t in zip(df["kind"], df["task"])]
+    metrics = [c for c in df.columns if c.startswith("test ")]
+    rows = {key: {m.removeprefix("test "): _cell(g[m]) for m in metrics}
+            for key, g in df.groupby(["task", "shots", "method"], sort=True)}  # fmt: skip
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if not table.empty:
+        table.index.names = ["task", "shots", "method"]
+    return table.fillna("—")
+
+
 def report_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
-    """The three tables of :func:`format_report` as data frames (keys ``medfmc``, ``medfmc_mean_auc``, ``vtab``)."""
-    return {"medfmc": medfmc_table(records), "medfmc_mean_auc": medfmc_mean_auc(records), "vtab": vtab_table(records)}
+    """The tables of :func:`format_report` as data frames (keys ``medfmc``, ``medfmc_mean_auc``, ``vtab`` and
+    ``other``: :func:`task_table`)."""
+    return {"medfmc": medfmc_table(records), "medfmc_mean_auc": medfmc_mean_auc(records), "vtab": vtab_table(records),
+            "other": task_table(records)}  # fmt: skip
 
 
 def _over(records: list[dict], kind: str) -> str:
@@ -177,8 +199,11 @@ def format_report(records: list[dict]) -> str:
                       vtab_table(records, not fixture).to_string()]  # fmt: skip
             tasks = sorted(set(_frame(records).query("kind == 'vtab'")["task"]))
             theirs += ["", "VTAB-1k", vtab_table([], tasks=tasks).to_string()]
+    if kinds - set(PAPER_KINDS):
+        parts += ["", "Other tasks (test %, mean ± std over seeds; runs in brackets; MedMNIST tasks add the MedMNIST "
+                  "evaluator's ACC and AUC)", task_table(records).to_string()]  # fmt: skip
     if not parts:
-        parts = ["no MedFMC or VTAB-1k runs in these records: the paper's tables need those tasks"]
+        parts = ["no runs in these records"]
     if fixture and theirs:  # the authors' numbers, apart: a fixture number beside them would read as a reproduction
         parts += ["", "=" * 40, "The authors' numbers, for reference only: the rows above are synthetic fixtures, "
                   "not results, and are not comparable with these.", *theirs]  # fmt: skip
@@ -190,7 +215,13 @@ def format_report(records: list[dict]) -> str:
 
 def report_file(paths: Iterable[str | os.PathLike], where: Iterable[str] = ()) -> str:
     """:func:`format_report` of the records in ``paths`` that match ``where``."""
-    records = [r for p in paths for r in read_records(p)]
+    from .sweeps import check_run
+
+    records = []
+    for path in paths:
+        for r in read_records(path):
+            check_run(r, str(path))  # a record of another tool, or edited by hand: one line, not a KeyError
+            records.append(r)
     if not records:
         raise SrLoraError(f"no records in {', '.join(map(str, paths))}: run a grid first (srlora sweep)")
     return format_report(select_records(records, where))

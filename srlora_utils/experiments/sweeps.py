@@ -50,12 +50,15 @@ def run_configs(
     """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
     interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
     ends it. ``stop_at_perfect_val``: as :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
-    known = {r.get("key"): r for r in read_records(records)} if records else {}  # read once, not once per run
+    read = read_records(records) if records else []  # read once, not once per run
+    known = {r["key"]: r for r in read if isinstance(r.get("key"), str)}
     out, trained = [], 0
     bar = tqdm(configs, desc="sweep", disable=not progress)
     for cfg in bar:
         found = known.get(config_key(cfg))
-        if found is None:  # name the run being trained (runs read back pass without a redraw)
+        if found is not None:
+            check_run(found, str(records))
+        else:  # name the run being trained (runs read back pass without a redraw)
             split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
             bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
             found = train(cfg, records=records, progress=False, stop_at_perfect_val=stop_at_perfect_val)
@@ -68,6 +71,34 @@ def run_configs(
             f"{total:.0f} s of training in all"
         )
     return out
+
+
+#: What :func:`runs_table` and :func:`run_configs` read of a run's record: field -> the JSON types it may have.
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "task": (str,), "config": (dict,), "test": (dict,), "trainable_params": (int,), "step_s_median": (int, float),
+    "total_s": (int, float),
+}  # fmt: skip
+
+
+def check_run(run: object, where: str) -> None:
+    """One-line error unless ``run`` (a record found in ``where``) has the fields a summary reads (:data:`RECORD_FIELDS`
+    and the config's method, shots and seed), with JSON types that fit."""
+    key = run.get("key") if isinstance(run, dict) else None
+    what = f"{where}: the record of run {key!r}" if key is not None else f"{where}: a record"
+    fix = "delete it from the records and rerun (its run is trained again)"
+    if not isinstance(run, dict):
+        raise SrLoraError(f"{where}: a record is a {type(run).__name__}, not a JSON object; {fix}")
+    fields = {**RECORD_FIELDS, "config.method": (str,), "config.shots": (int,), "config.seed": (int,)}
+    for name, types in fields.items():
+        parent, _, field = name.rpartition(".")
+        holder = run.get(parent) if parent else run
+        value = holder.get(field) if isinstance(holder, dict) else None
+        if not isinstance(value, types) or isinstance(value, bool):
+            got = "none" if value is None else f"{type(value).__name__} {value!r}"[:60]
+            raise SrLoraError(f"{what} has no valid {name!r} (got {got}): not a record of this kit; {fix}")
+    bad = [k for k, v in run["test"].items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
+    if bad:
+        raise SrLoraError(f"{what} has a test metric {bad[0]!r} that is not a number: not a record of this kit; {fix}")
 
 
 def run_sweep(
@@ -96,6 +127,7 @@ def runs_table(runs: list[dict]) -> pd.DataFrame:
     """One row per run: task, method, shots, seed, MedFMC split (exp), test metrics, trainable parameters, times."""
     rows = []
     for r in runs:
+        check_run(r, "runs")
         c = r["config"]
         rows.append(
             {

@@ -47,9 +47,12 @@ def _autocast(device: torch.device):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device, benchmark: str | None = None
+) -> dict[str, float]:
     """Task metrics of ``model`` on ``loader`` in eval mode, on ``device`` (nested adapters at full rank unless told
-    otherwise): accuracy, or mAP and AUC when ``multilabel``."""
+    otherwise): accuracy, macro-F1 and AUC, or mAP and AUC when ``multilabel``; a ``benchmark``'s own metrics too
+    (:func:`~srlora_utils.training.metrics.classification_metrics`)."""
     model.eval()
     scores, targets = [], []
     for x, y in loader:
@@ -57,7 +60,7 @@ def evaluate(model: nn.Module, loader: DataLoader, multilabel: bool, device: tor
             out = model(x.to(device, non_blocking=True))
         scores.append(out.float().cpu().numpy())
         targets.append(y.numpy())
-    return classification_metrics(np.concatenate(scores), np.concatenate(targets), multilabel)
+    return classification_metrics(np.concatenate(scores), np.concatenate(targets), multilabel, benchmark)
 
 
 def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
@@ -176,21 +179,22 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
 
 def _test_selected(
     adapted: AdaptedModel, best_state: dict[str, torch.Tensor], cfg: TrainConfig, loader: DataLoader,
-    multilabel: bool, device: torch.device,
+    multilabel: bool, device: torch.device, benchmark: str | None = None,
 ) -> tuple[dict[str, float], dict]:  # fmt: skip
     """Load the selected epoch's trainable state ``best_state`` into ``adapted``'s model and evaluate it once on the
     test ``loader``; nested methods evaluated at full rank are also evaluated as the official code does (a random
-    rank, seeded from ``cfg``), under ``test_random_rank`` in the second dict."""
+    rank, seeded from ``cfg``), under ``test_random_rank`` in the second dict. ``multilabel``, ``device`` and
+    ``benchmark`` as :func:`evaluate`."""
     names = dict(adapted.model.named_parameters())
     with torch.no_grad():
         for n, v in best_state.items():
             names[n].copy_(v.to(device))
-    test = evaluate(adapted.model, loader, multilabel, device)
+    test = evaluate(adapted.model, loader, multilabel, device, benchmark)
     extra = {}
     if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
         adapted.sampler.eval_rank = "random"
         adapted.sampler.reseed(cfg.seed + 2)
-        extra["test_random_rank"] = evaluate(adapted.model, loader, multilabel, device)
+        extra["test_random_rank"] = evaluate(adapted.model, loader, multilabel, device, benchmark)
         adapted.sampler.eval_rank = "full"
     return test, extra
 
@@ -236,7 +240,7 @@ def train(
     )
     if best_state is None:
         raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
-    test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device)
+    test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device, task.benchmark)
     ranks = adapted.ranks()
     peak, peak_kind = _peak_memory(device)
     record = {

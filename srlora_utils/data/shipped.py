@@ -1,0 +1,84 @@
+"""The files the kit ships beside its code, and where the lessons write, in a checkout and in an installed wheel alike.
+
+The lessons (``notebooks/``), the grids (``grids/``) and the baseline study's records (``results/baseline-study/``)
+have one copy, in the repository. A checkout (an editable install, or the package run from the repository) reads them
+there, so ``make study`` writing the records is what notebook 05 reads. A wheel carries the same files under
+``srlora_utils/_kit/`` (the ``package-dir`` mapping in ``pyproject.toml``) and reads them there.
+
+What the lessons generate (synthetic fixtures, a study trained again, a preset's records) goes under the checkout
+(``build/``, ``results/``) or, when there is no checkout, under the current directory: a student's course folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import SrLoraError
+
+#: Where a wheel keeps the repository's shipped folders (``notebooks``, ``grids``, ``results/baseline-study``).
+PACKAGED = Path(__file__).resolve().parents[1] / "_kit"
+#: The lessons' folder, relative to the repository (and to :data:`PACKAGED`).
+LESSONS = "notebooks"
+#: Besides the notebooks and their paired scripts, ``srlora lessons`` copies this: it keeps each pair in sync.
+PAIRING = "jupytext.toml"
+
+
+def checkout_dir() -> Path | None:
+    """The repository this package runs from (a checkout, or an editable install of one), else None (a wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / LESSONS).is_dir() else None
+
+
+def shipped_path(relative: str | os.PathLike) -> Path:
+    """A shipped file or folder, given by its path in the repository (``grids/baseline-study.toml``): the checkout's
+    when the package runs from one, else the copy inside the installed package. The path may not exist."""
+    root = checkout_dir()
+    return (root if root is not None else PACKAGED) / relative
+
+
+def output_path(relative: str | os.PathLike) -> Path:
+    """Where the kit writes ``relative`` (a path as in the repository, ``build/...`` or ``results/...``): under the
+    checkout when the package runs from one, else under the current directory. Absolute; nothing is created."""
+    return (checkout_dir() or Path.cwd()).resolve() / relative
+
+
+def work_dir(name: str) -> Path:
+    """A folder for what a lesson generates (``"fixtures"``: notebook 06's synthetic fixtures): ``build/<name>`` of
+    the checkout, or of the current directory when the package is installed from a wheel. Nothing is created."""
+    return output_path(Path("build") / name)
+
+
+def restore_how(relative: str) -> str:
+    """How to get a missing shipped file back, to follow "restore it": from git in a checkout, else by reinstalling."""
+    if checkout_dir() is not None:
+        return f"with `git checkout -- {relative}`"
+    return "by reinstalling the package (`pip install --force-reinstall --no-deps <the srlora_utils wheel>`)"
+
+
+def lesson_files() -> list[Path]:
+    """The six lessons as shipped: each notebook (``NN_*.ipynb``), its paired percent script (``NN_*.py``), and the
+    pairing settings (``jupytext.toml``); or a one-line error when they cannot be found."""
+    folder = shipped_path(LESSONS)
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise SrLoraError(f"no lessons in {folder}: restore them {restore_how(LESSONS)}")
+    files = [p for nb in notebooks for p in (nb, nb.with_suffix(".py")) if p.is_file()]
+    return files + ([folder / PAIRING] if (folder / PAIRING).is_file() else [])
+
+
+def copy_lessons(folder: str | os.PathLike, force: bool = False) -> list[Path]:
+    """Copy :func:`lesson_files` into ``folder`` (created if needed) and return the files written. An existing file is
+    overwritten only with ``force``; otherwise nothing is copied and a one-line error names the files in the way."""
+    target = Path(folder).expanduser()
+    files = lesson_files()
+    if target.exists() and not target.is_dir():
+        raise SrLoraError(f"{target} is a file, not a folder: name a folder to copy the lessons into")
+    taken = [p.name for p in files if (target / p.name).exists()]
+    if taken and not force:
+        raise SrLoraError(
+            f"{target} already holds {', '.join(taken)}: pass --force to overwrite them, or name another folder"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copyfile(p, target / p.name)) for p in files]
