@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SrLoraError
+from ..errors import SrLoraError, read_user_text
 
 #: What a list file's errors suggest.
 _FORMAT = "a list file is UTF-8 text, one 'relative/path label' per line"
@@ -19,19 +19,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 def _text(path: Path) -> str:
     """The text of list file ``path``; binary or non-UTF-8 content is a one-line error naming the line."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SrLoraError(f"list file {path} cannot be read ({err.strerror or type(err).__name__})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise SrLoraError(f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 text: {_FORMAT}") from None
-    if "\0" in text:
-        line = text.count("\n", 0, text.index("\0")) + 1
-        raise SrLoraError(f"{path}:{line}: a NUL byte: binary content, not a list file; {_FORMAT}")
-    return text.removeprefix("\ufeff")  # a byte-order mark some editors write
+    return read_user_text(path, "list file", _FORMAT)
 
 
 def read_list(path: Path, num_classes: int | None = None, multilabel: bool = False) -> tuple[list[str], np.ndarray]:

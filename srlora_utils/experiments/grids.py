@@ -34,7 +34,7 @@ from typing import Any
 
 from ..data.fewshot import FewShotTask
 from ..data.tasks import load_task
-from ..errors import SrLoraError
+from ..errors import SrLoraError, read_user_text
 from ..models.normalization import resolve_normalization
 from ..training.config import FIELD_HELP, SETTING_FIELDS, TrainConfig, config_key
 from ..training.methods import METHODS, SCALINGS
@@ -77,16 +77,7 @@ def read_grid(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a preset such as reproduction:paper")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SrLoraError(f"grid file {path} cannot be read ({err.strerror or type(err).__name__})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise SrLoraError(f"{path}:{line}: byte {data[err.start]:#04x} is not UTF-8 text: a grid file is UTF-8 TOML "
-                          "(see grids/*.toml)") from None  # fmt: skip
+    text = read_user_text(path, "grid file", "a grid file is UTF-8 TOML (see grids/*.toml)")
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
