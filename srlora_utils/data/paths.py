@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import SrLoraError
+from .shipped import checkout_dir
 
 #: Environment variable that moves the data folder.
 DATA_ENV = "SRLORA_DATA"
@@ -21,8 +22,8 @@ DEFAULT_ROOTS = {"medfmc": "MedFMC", "vtab": "VTAB-1k", "medmnist": "medmnist", 
 
 def repository_data_dir() -> Path | None:
     """The checkout's ``data/`` folder when this package runs from a repository checkout, else None."""
-    repo = Path(__file__).resolve().parents[2]
-    return repo / "data" if (repo / "pyproject.toml").is_file() and (repo / "data").is_dir() else None
+    repo = checkout_dir()
+    return repo / "data" if repo is not None and (repo / "data").is_dir() else None
 
 
 def data_dir() -> Path:
