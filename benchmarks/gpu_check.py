@@ -4,9 +4,13 @@ fast stable ranks of a 7B decoder layer computed on the device, and the loader's
 Paper setting: the ViT-B/16 architecture at 384 px, batch 4, bf16 autocast, AdamW, 19-class head (ChestDR).
 Weights are random (no download), with one change that keeps SR-LoRA's cost honest: every fused qkv and proj
 matrix gets the singular values that give exactly the official shipped ranks under the paper's rule (a random
-768-wide matrix has a stable rank near 190, which would double SR-LoRA's ranks). Usage, on a GPU machine:
+768-wide matrix has a stable rank near 190, which would double SR-LoRA's ranks). The model is on the device
+before a method is prepared (PiSSA's SVD and EVA's statistics run there, as in training), and EVA's statistics
+come from real images (the textures stand-in at the check's size): on Gaussian noise its components never
+converge and PEFT's initialisation, which has no iteration cap, cycles the batches for ever. The Markdown file
+is rewritten after every row, so a run cut short keeps what it measured. Usage, on a GPU machine:
 
-    python benchmarks/gpu_check.py --out build/gpu_check.md          # about 2-3 minutes on one GPU
+    python benchmarks/gpu_check.py --out build/gpu_check.md          # about 3-4 minutes on one GPU
     python benchmarks/gpu_check.py --device cpu --img-size 64 --steps 1 --methods lora srlora   # a smoke test
 """
 
@@ -46,16 +50,30 @@ def imprint_official_ranks(model: torch.nn.Module) -> None:
             layer.weight.copy_((u * new) @ vh)
 
 
+def init_batches(img: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """EVA's data: the textures stand-in's training images at ``img`` px (real photographs), 4 batches of 16."""
+    from srlora_utils.data.tasks import load_task
+
+    plain = load_task("textures", shots=11, seed=0, img_size=img, augment="none").train_without_augmentation()
+    xs = torch.stack([plain[i][0] for i in range(64)])
+    return [(xs[i : i + 16].to(device), torch.zeros(16, dtype=torch.long, device=device)) for i in range(0, 64, 16)]
+
+
 def measure(method: str, device: torch.device, img: int, steps: int, batch: int) -> dict:
+    """Trainable parameters, mean rank, median step time, peak memory and preparation time of ``method``."""
     torch.manual_seed(0)
     backbone = load_backbone(PAPER_BACKBONE, num_classes=19, img_size=img, pretrained=False)
     imprint_official_ranks(backbone)
-    data = [(torch.randn(16, 3, img, img), torch.zeros(16, dtype=torch.long)) for _ in range(4)]
-    ctx = MethodContext(r=8, seed=0, total_steps=steps + 3, init_loader=data)
+    backbone.to(device)
+    ctx = MethodContext(r=8, seed=0, total_steps=steps + 3, init_loader=init_batches(img, device))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     t0 = time.perf_counter()
     adapted = prepare_method(backbone, method, ctx)
-    init_s = time.perf_counter() - t0
     model = adapted.model.to(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    init_s = time.perf_counter() - t0
     x = torch.randn(batch, 3, img, img, device=device)
     y = torch.zeros(batch, dtype=torch.long, device=device)
     times = time_training_steps(adapted, x, y, steps, warmup=3)
@@ -98,30 +116,9 @@ def stable_rank_on_device(device: torch.device) -> list[str]:
     return lines
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="build/gpu_check.md")
-    ap.add_argument("--device", default="cuda")
-    ap.add_argument("--img-size", type=int, default=384)
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
-    ap.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2, 4, 8])
-    args = ap.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: no CUDA device here; run it on a GPU machine (or --device cpu for a smoke test)")
-        return 2
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    rows = []
-    for method in args.methods:
-        rows.append(measure(method, device, args.img_size, args.steps, args.batch))
-        print(f"{method:16} {rows[-1]['step_ms']:8.1f} ms/step  {rows[-1]['peak_mb']:8.0f} MB peak", flush=True)
-    precision = "bf16 autocast" if device.type == "cuda" else "float32"
+def method_table(rows: list[dict], name: str, args: argparse.Namespace, precision: str) -> list[str]:
+    """The Markdown lines of the per-method table (step time also as a multiple of LoRA's, measured in this run)."""
     lora = next((r["step_ms"] for r in rows if r["method"] == "lora"), float("nan"))
-    with tempfile.TemporaryDirectory() as tmp:
-        names = write_images(Path(tmp), 128, "jpg")
-        loader = {w: images_per_second(Path(tmp), names, args.img_size, w, 2) for w in args.loader_workers}
     lines = [
         f"GPU check, {datetime.date.today()}, {name}, torch {torch.__version__}: ViT-B/16 architecture at "
         f"{args.img_size} px, batch {args.batch}, {precision}, AdamW, random weights with the official ranks "
@@ -133,12 +130,51 @@ def main() -> int:
     for r in rows:
         lines.append(f"| {r['method']} | {r['trainable_params']:,} | {r['mean_rank']} | {r['step_ms']:.1f} | "
                      f"{r['step_ms'] / lora:.2f} | {r['peak_mb']:.0f} | {r['init_s']:.1f} |")  # fmt: skip
-    lines += stable_rank_on_device(device)
-    lines += ["", f"Loader (official transform, {args.img_size} px, 512 px JPEGs): " + ", ".join(
-        f"{w} workers {v:.0f} images/s" for w, v in loader.items()) + "."]  # fmt: skip
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="build/gpu_check.md")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--img-size", type=int, default=384)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2, 4, 8])
+    ap.add_argument("--sections", nargs="+", default=["methods", "ranks", "loader"],
+                    choices=["methods", "ranks", "loader"], help="what to measure (default: all three)")  # fmt: skip
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; run it on a GPU machine (or --device cpu for a smoke test)")
+        return 2
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    precision = "bf16 autocast" if device.type == "cuda" else "float32"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    lines: list[str] = []
+
+    def save(extra: list[str]) -> None:  # rewritten after every row: a run cut short keeps what it measured
+        out.write_text("\n".join(lines + extra) + "\n")
+
+    rows: list[dict] = []
+    for method in args.methods if "methods" in args.sections else []:
+        rows.append(measure(method, device, args.img_size, args.steps, args.batch))
+        print(f"{method:16} {rows[-1]['step_ms']:8.1f} ms/step  {rows[-1]['peak_mb']:8.0f} MB peak  "
+              f"{rows[-1]['init_s']:6.1f} s init", flush=True)  # fmt: skip
+        save(method_table(rows, name, args, precision))
+    lines += method_table(rows, name, args, precision) if rows else []
+    if "ranks" in args.sections:
+        lines += stable_rank_on_device(device)
+        save([])
+    if "loader" in args.sections:
+        with tempfile.TemporaryDirectory() as tmp:
+            names = write_images(Path(tmp), 128, "jpg")
+            loader = {w: images_per_second(Path(tmp), names, args.img_size, w, 2) for w in args.loader_workers}
+        lines += ["", f"Loader (official transform, {args.img_size} px, 512 px JPEGs): " + ", ".join(
+            f"{w} workers {v:.0f} images/s" for w, v in loader.items()) + "."]  # fmt: skip
+    save([])
     print("\n".join(lines))
     return 0
 
