@@ -10,7 +10,7 @@ OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: setup notebooks refresh-notebooks student wheel book study test test-fast checks lint bench clean
+.PHONY: setup notebooks refresh-notebooks lesson-records student wheel book study test test-fast checks lint bench clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,20 @@ notebooks: setup
 refresh-notebooks: setup
 	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb && $(STRIP) $$nb || exit 1; done
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+
+# Developers: train the lessons' default runs (03 and 04 offline, 06 on fixtures at CI size) into the shipped records
+# that the lessons read (srlora_utils/experiments/lesson_records.py says why), by running those notebooks with
+# rerun=True. Then `make refresh-notebooks` stores outputs computed from them.
+LESSON_RECORDS := results/lessons/records.jsonl
+LESSON_NOTEBOOKS := notebooks/03_medical_fewshot.ipynb notebooks/04_remote_sensing_fewshot.ipynb \
+  notebooks/06_reproduce_paper.ipynb
+lesson-records: setup
+	rm -f $(LESSON_RECORDS) && mkdir -p $(dir $(LESSON_RECORDS)) build/lesson-records
+	for nb in $(LESSON_NOTEBOOKS); do \
+	  $(PY) -m papermill --cwd notebooks -p rerun True -p records $(CURDIR)/$(LESSON_RECORDS) $$nb \
+	    build/lesson-records/$$(basename $$nb) || exit 1; \
+	done
+	@echo "lesson records: $$(wc -l < $(LESSON_RECORDS)) runs in $(LESSON_RECORDS)"
 
 # Notebook 05's pre-registered baseline study (grids/baseline-study.toml), from scratch, two local jobs: about 82
 # minutes on 2 CPU cores. The shipped records are results/baseline-study/ (see its README); to ship a new run,

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 03 · Few-shot training on medical images: SR-LoRA against LoRA and friends
 #
-# The paper's claim is that a stable-rank prior helps most when the **domain gap** between pretraining and the target task is large and **data are scarce**, as in medical imaging. This notebook trains the kit's core methods (the linear probe, full fine-tuning, LoRA and SR-LoRA in two forms; notebook 05 trains every method of the kit) on a few-shot task and compares them fairly: model selection on a validation split only, one test evaluation, several seeds, and a budget-matched SR-LoRA next to the paper's rule.
+# The paper's claim is that a stable-rank prior helps most when the **domain gap** between pretraining and the target task is large and **data are scarce**, as in medical imaging. This notebook follows the kit's core methods (the linear probe, full fine-tuning, LoRA and SR-LoRA in two forms; notebook 05 compares every method of the kit, from its shipped study) through training on a few-shot task and compares them fairly: model selection on a validation split only, one test evaluation, several seeds, and a budget-matched SR-LoRA next to the paper's rule.
 #
 # | preset | task | backbone | meant for |
 # |---|---|---|---|
@@ -37,6 +37,7 @@ methods = None  # None: the preset's linear_probe, full_ft, lora, srlora, srlora
 backbone = None  # None: the preset's; "dinov2_vits14_imgfocus" runs the paper preset on the offline backbone
 img_size = None  # None: the preset's image size in px
 records = None  # a .jsonl path keeps every run's record and lets an interrupted sweep resume
+rerun = False  # True: train every run here; False: read the offline preset's runs from the kit's shipped records
 data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
 # %%
@@ -47,8 +48,8 @@ from IPython.display import display
 import srlora_utils as S
 from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples, use_data_dir
 from srlora_utils.experiments import (adaptation_gain, allocation_summary, base_config, baseline_table, cost_table,
-                                      example_task, first_repeat, notebook_settings, rank_allocations, read_gain,
-                                      read_ranking, run_sweep, summary_table, task_exps)
+                                      example_task, first_repeat, lesson_records, notebook_settings, rank_allocations,
+                                      read_gain, read_ranking, recheck, run_sweep, summary_table, task_exps)
 
 pd.set_option("display.precision", 1)
 use_data_dir(data_root)  # where MedFMC/ and medmnist/ are read
@@ -88,11 +89,24 @@ plt.show()
 # ## 3. Training the methods
 #
 # Each run: AdamW with the official learning rates (1e-3 for LoRA-type methods and the linear probe, 2e-5 for full fine-tuning), cosine schedule with linear warm-up, gradient clipping at 1.0, the preset's augmentation (offline and tutorial: a mild affine jitter, since the official RandomResizedCrop, which keeps as little as 8% of an image, destroys a tiny stand-in; paper: the official RandomResizedCrop and flip). After every epoch the validation metric (accuracy, or mAP for multi-label tasks) is measured; the best epoch's weights are restored and evaluated once on the test set. Unlike the official code, evaluation uses the adapters at full rank (no random rank sampling). A progress bar counts the runs (`srlora train` and `train(..., progress=True)` show the running loss and validation metric per epoch); the timings in this cell vary from run to run and are not part of the checked outputs.
+#
+# With the offline preset the sweep *reads* its runs instead of training them: they were trained once and ship with the kit (`results/lessons/records.jsonl`). The next section says why; `rerun=True` trains every run here (minutes on a laptop CPU), and the other presets train what the records lack.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 runs = run_sweep(base_config(settings), settings["methods"], settings["seeds"], settings["shots"], records=records,
-                 exps=exps)
+                 exps=exps, shipped=lesson_records(rerun))
+
+# %% [markdown]
+# ### Why a lesson reads its runs, and how it checks them
+#
+# A seed fixes the split, the initialisation and the order of the data, so the same command gives the same numbers **on the same machine**. It does not fix the last bits across machines: another processor, another set of vectorised kernels (PyTorch picks AVX-512, AVX2 or plain code at start-up) or another number of threads adds the same numbers in another order, and a few epochs can carry that rounding into another prediction on a test image. The tables below are compared digit for digit every time the lessons are tested, on every student's computer, so they are computed from runs trained once, on the machine that stored this notebook's outputs.
+#
+# The cell below trains one of those runs again, here, and **asserts** that its test accuracy is within one test image of the record. On the machine that made the records the two agree exactly; on yours they may differ by that much. A larger gap is a real change in the code or the libraries, not rounding: `docs/setup.md` says how to tell the two apart. Its own numbers depend on your machine, so they are not part of the checked outputs.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+recheck(runs, "srlora_budget")
 
 # %%
 metric = "mAP" if example.multilabel else "accuracy"

@@ -4,6 +4,7 @@ tables and figures the training notebooks show (notebook 03 builds them step by 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -18,6 +19,7 @@ from ..training.methods import METHOD_SPECS
 from .baselines import baseline_table
 from .comparison import cost_table, paired_interval, paired_values
 from .grids import base_config, example_task, task_exps
+from .lesson_records import recheck
 from .readings import Reading, read_gain, read_ranking
 from .sweeps import first_repeat, run_sweep, summary_table
 
@@ -91,6 +93,11 @@ class FewShotStudy:
         s = self.settings
         return baseline_table(s["task"], s["shots"][0], s["seeds"], img_size or s["img_size"], s["root"], self.exps)
 
+    def recheck(self, method: str) -> pd.DataFrame:
+        """:func:`~srlora_utils.experiments.lesson_records.recheck`: train one run of ``method`` read from the shipped
+        records again here, and assert that it matches its record within one test image."""
+        return recheck(self.runs, method)
+
     def costs(self) -> pd.DataFrame:
         """Per method: parameters, step time (and its ratio to LoRA's), set-up time, peak memory (machine-dependent)."""
         return cost_table(self.runs)
@@ -127,18 +134,20 @@ class FewShotStudy:
         return plot_results(summary_table(self.runs), self.metric, title=title)
 
 
-def run_study(settings: dict, records: str | None = None, r: int = 8, progress: bool = True) -> FewShotStudy:
+def run_study(
+    settings: dict, records: str | None = None, r: int = 8, progress: bool = True, shipped: str | Path | None = None
+) -> FewShotStudy:
     """Run every method of ``settings`` (a preset's, see
     :func:`~srlora_utils.experiments.presets.notebook_settings`) over
     its shots, seeds and MedFMC splits, after computing the backbone's allocations at LoRA rank ``r``.
 
     ``records`` (a ``.jsonl`` file or a directory) keeps each run and lets an interrupted study resume;
-    ``progress`` shows a bar over runs.
+    ``shipped``: records read first, never written (the lessons' shipped runs); ``progress`` shows a bar over runs.
     """
     task = example_task(settings)
     backbone = split_qkv(load_backbone(settings["backbone"], img_size=settings["img_size"]))
     profile = spectral_profile(backbone, "official")
     exps = task_exps(settings, settings["task"])
     runs = run_sweep(base_config(settings), settings["methods"], settings["seeds"], settings["shots"],
-                     records=records, exps=exps, progress=progress)  # fmt: skip
+                     records=records, exps=exps, progress=progress, shipped=shipped)  # fmt: skip
     return FewShotStudy(settings, task, profile, rank_allocations(profile, r), runs)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -45,19 +47,30 @@ def shard(configs: list[TrainConfig], spec: str | None) -> list[TrainConfig]:
 
 
 def run_configs(
-    configs: list[TrainConfig], records: str | None = None, progress: bool = True, stop_at_perfect_val: bool = False
+    configs: list[TrainConfig],
+    records: str | None = None,
+    progress: bool = True,
+    stop_at_perfect_val: bool = False,
+    shipped: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
-    interrupted grid resumes where it stopped. With ``progress``, one bar names the run in progress; a summary line
-    ends it. ``stop_at_perfect_val``: as :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
-    read = read_records(records) if records else []  # read once, not once per run
-    known = {r["key"]: r for r in read if isinstance(r.get("key"), str)}
-    out, trained = [], 0
+    interrupted grid resumes where it stopped. ``shipped``: records read first and never written (a lesson's shipped
+    runs, :mod:`~srlora_utils.experiments.lesson_records`). With ``progress``, one bar names the run in progress; a
+    summary line ends it and says where each run came from. ``stop_at_perfect_val``: as
+    :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
+    sources: list[tuple[str, dict[str, dict]]] = []
+    for where in (shipped, records):  # read once, not once per run
+        if where:
+            sources.append((str(where), {r["key"]: r for r in read_records(where) if isinstance(r.get("key"), str)}))
+    out, counts = [], {where: 0 for where, _ in sources}
+    trained = 0
     bar = tqdm(configs, desc="sweep", disable=not progress)
     for cfg in bar:
-        found = known.get(config_key(cfg))
-        if found is not None:
-            check_run(found, str(records))
+        key = config_key(cfg)
+        where, found = next(((w, known[key]) for w, known in sources if key in known), (None, None))
+        if found is not None and where is not None:
+            check_run(found, where)
+            counts[where] += 1
         else:  # name the run being trained (runs read back pass without a redraw)
             split = f"exp{cfg.exp}" if cfg.exp is not None else f"seed {cfg.seed}"
             bar.set_postfix_str(f"{cfg.task} {cfg.method} {cfg.shots}-shot {split}")
@@ -65,12 +78,22 @@ def run_configs(
             trained += 1
         out.append(found)
     if progress:
+        read = "".join(f", {n} read from {_shown(w)}" for w, n in counts.items() if n)
         total = sum(r["total_s"] for r in out)
-        print(
-            f"sweep: {len(out)} runs ({trained} trained now, {len(out) - trained} read from {records}), "
-            f"{total:.0f} s of training in all"
-        )
+        print(f"sweep: {len(out)} runs ({trained} trained now{read}), {total:.0f} s of training in all")
     return out
+
+
+def _shown(path: str) -> str:
+    """A records path as a summary line shows it: relative to the repository when it is a shipped file (so the line
+    is the same in every checkout and installed kit), else as given."""
+    from ..data.shipped import PACKAGED, checkout_dir
+
+    resolved = Path(path).resolve()
+    for root in (checkout_dir(), PACKAGED):
+        if root is not None and resolved.is_relative_to(root):
+            return resolved.relative_to(root).as_posix()
+    return path
 
 
 #: What :func:`runs_table` and :func:`run_configs` read of a run's record: field -> the JSON types it may have.
@@ -109,11 +132,13 @@ def run_sweep(
     records: str | None = None,
     progress: bool = True,
     exps: Iterable[int] | None = None,
+    shipped: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Train every (shots, exp, method, seed) combination of ``base`` (``methods``, ``seeds``, ``shots`` and
     ``exps`` as :func:`sweep_configs`; ``exps``: MedFMC's official splits, None for other tasks). ``records``: a
-    ``.jsonl`` file or a directory that keeps each run and lets the sweep resume; ``progress``: a bar over runs."""
-    return run_configs(sweep_configs(base, methods, seeds, shots, exps), records, progress)
+    ``.jsonl`` file or a directory that keeps each run and lets the sweep resume; ``shipped``: records read first,
+    never written (:func:`run_configs`); ``progress``: a bar over runs."""
+    return run_configs(sweep_configs(base, methods, seeds, shots, exps), records, progress, shipped=shipped)
 
 
 def first_repeat(runs: list[dict]) -> list[dict]:

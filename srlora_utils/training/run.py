@@ -170,6 +170,21 @@ def init_loader(task: FewShotTask) -> DataLoader:
     return DataLoader(plain, batch_size=min(64, len(cast(Sized, plain))), drop_last=True)
 
 
+def numerics() -> dict[str, Any]:
+    """What decides a CPU run's last bits besides its config: the processor, the kernel set ATen chose (AVX2,
+    AVX512, default), the threads, and the library versions. Two runs that differ only here may print other digits."""
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            processor = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), processor)
+    except OSError:
+        pass
+    return {
+        "processor": processor, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
+    }  # fmt: skip
+
+
 def _peak_memory(device: torch.device) -> tuple[float, str]:
     """CUDA: peak tensor memory of this run. CPU: the process's peak resident memory so far (an upper bound)."""
     if device.type == "cuda":
@@ -251,6 +266,7 @@ def train(
         "fixture": task.fixture,
         "normalization": norm.as_dict(),
         "num_classes": task.num_classes,
+        "test_images": len(cast(Sized, task.test)),
         "best_epoch": best_epoch,
         "val": {selection_metric(task.multilabel): best},
         "test": test,
@@ -268,6 +284,7 @@ def train(
         "peak_memory_kind": peak_kind,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "numerics": numerics(),
         "history": history,
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
     }
