@@ -38,7 +38,7 @@ refresh-notebooks: setup
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
 
 # Developers: train the lessons' default runs (03 and 04 offline, 06 on fixtures at CI size) into the shipped records
-# that the lessons read (srlora_utils/experiments/lesson_records.py says why), by running those notebooks with
+# that the lessons read (srlora_utils/experiments/lesson_runs.py says why), by running those notebooks with
 # rerun=True. Then `make refresh-notebooks` stores outputs computed from them.
 LESSON_RECORDS := results/lessons/records.jsonl
 LESSON_NOTEBOOKS := notebooks/03_medical_fewshot.ipynb notebooks/04_remote_sensing_fewshot.ipynb \

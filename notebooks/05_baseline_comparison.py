@@ -40,8 +40,6 @@ epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser step
 data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
 # %%
-import os
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
@@ -61,7 +59,7 @@ grid, records = study_files(preset, records, rerun)
 settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
-print(f"study: {grid.name}; records: {os.path.relpath(records)}; {settings['augment']} augmentation, "
+print(f"study: {grid.name}; records: {S.display_path(records)}; {settings['augment']} augmentation, "
       f"{settings['normalize']} normalisation, {settings['img_size']} px")
 
 # %% [markdown]

@@ -34,6 +34,7 @@ _LAZY = {
     "use_fixture_data": "data.fixtures",
     "use_data_dir": "data.paths",
     "work_dir": "data.shipped",
+    "display_path": "data.shipped",
     "Reading": "experiments.readings",
     "allocation_experiment": "experiments.controlled",
     "experiment_reading": "experiments.controlled",

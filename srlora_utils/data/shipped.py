@@ -50,6 +50,16 @@ def work_dir(name: str) -> Path:
     return output_path(Path("build") / name)
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as the lessons print it: relative to the repository for a file of the checkout or of the installed kit,
+    so that the text is the same in every clone, working directory and installation; any other path as given."""
+    resolved = Path(path).resolve()
+    for root in (checkout_dir(), PACKAGED):
+        if root is not None and resolved.is_relative_to(root):
+            return resolved.relative_to(root).as_posix()
+    return str(path)
+
+
 def restore_how(relative: str) -> str:
     """How to get a missing shipped file back, to follow "restore it": from git in a checkout, else by reinstalling."""
     if checkout_dir() is not None:

@@ -1,6 +1,6 @@
 """What the lessons run and read: presets of settings and grid files (``presets``, ``grids``), sweeps and their
 launch (``sweeps``, ``launch``), the training notebooks' study (``study``) and the lessons' shipped runs
-(``lesson_records``), notebook 05's baseline study
+(``lesson_runs``), notebook 05's baseline study
 (``baseline_study``, ``comparison``, ``baselines``, ``readings``), the paper's reproduction (``report``,
 ``protocol``, ``reference``) and the controlled allocation experiment (``controlled``). The names the lessons use
 are offered here, imported on first use.
@@ -14,7 +14,7 @@ _LAZY = {
     **{n: "presets" for n in ("CORE_METHODS", "notebook_settings", "preset")},
     **{n: "grids" for n in ("base_config", "example_task", "grid_configs", "grid_settings", "grid_tasks", "task_exps")},
     **{n: "sweeps" for n in ("first_repeat", "run_configs", "run_sweep", "runs_table", "summary_table")},
-    **{n: "lesson_records" for n in ("LESSON_RECORDS", "lesson_records", "recheck")},
+    **{n: "lesson_runs" for n in ("LESSON_RECORDS", "lesson_records", "recheck")},
     **{n: "study" for n in ("adaptation_gain", "allocation_summary", "rank_allocations", "run_study")},
     **{n: "comparison" for n in ("allocation_atlas", "cost_table", "paired_differences", "random_rank_evaluation")},
     "baseline_table": "baselines",

@@ -19,7 +19,7 @@ from ..training.methods import METHOD_SPECS
 from .baselines import baseline_table
 from .comparison import cost_table, paired_interval, paired_values
 from .grids import base_config, example_task, task_exps
-from .lesson_records import recheck
+from .lesson_runs import recheck
 from .readings import Reading, read_gain, read_ranking
 from .sweeps import first_repeat, run_sweep, summary_table
 
@@ -94,7 +94,7 @@ class FewShotStudy:
         return baseline_table(s["task"], s["shots"][0], s["seeds"], img_size or s["img_size"], s["root"], self.exps)
 
     def recheck(self, method: str) -> pd.DataFrame:
-        """:func:`~srlora_utils.experiments.lesson_records.recheck`: train one run of ``method`` read from the shipped
+        """:func:`~srlora_utils.experiments.lesson_runs.recheck`: train one run of ``method`` read from the shipped
         records again here, and assert that it matches its record within one test image."""
         return recheck(self.runs, method)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..data.shipped import display_path
 from ..errors import SrLoraError
 from ..training.config import TrainConfig, config_key
 from ..training.records import read_records
@@ -55,7 +55,7 @@ def run_configs(
 ) -> list[dict]:
     """Train every config of ``configs`` in order; runs already in ``records`` are read back, not redone, so an
     interrupted grid resumes where it stopped. ``shipped``: records read first and never written (a lesson's shipped
-    runs, :mod:`~srlora_utils.experiments.lesson_records`). With ``progress``, one bar names the run in progress; a
+    runs, :mod:`~srlora_utils.experiments.lesson_runs`). With ``progress``, one bar names the run in progress; a
     summary line ends it and says where each run came from. ``stop_at_perfect_val``: as
     :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
     sources: list[tuple[str, dict[str, dict]]] = []
@@ -78,22 +78,10 @@ def run_configs(
             trained += 1
         out.append(found)
     if progress:
-        read = "".join(f", {n} read from {_shown(w)}" for w, n in counts.items() if n)
+        read = "".join(f", {n} read from {display_path(w)}" for w, n in counts.items() if n)
         total = sum(r["total_s"] for r in out)
         print(f"sweep: {len(out)} runs ({trained} trained now{read}), {total:.0f} s of training in all")
     return out
-
-
-def _shown(path: str) -> str:
-    """A records path as a summary line shows it: relative to the repository when it is a shipped file (so the line
-    is the same in every checkout and installed kit), else as given."""
-    from ..data.shipped import PACKAGED, checkout_dir
-
-    resolved = Path(path).resolve()
-    for root in (checkout_dir(), PACKAGED):
-        if root is not None and resolved.is_relative_to(root):
-            return resolved.relative_to(root).as_posix()
-    return path
 
 
 #: What :func:`runs_table` and :func:`run_configs` read of a run's record: field -> the JSON types it may have.

@@ -55,18 +55,21 @@ def _test_images(run: dict) -> int:
     return len(task.test)  # type: ignore[arg-type]
 
 
-def recheck(runs: list[dict], method: str, task: str | None = None, progress: bool = False) -> pd.DataFrame:
+def recheck(
+    runs: list[dict], method: str, task: str | None = None, progress: bool = False, shipped: str | Path | None = None
+) -> pd.DataFrame:
     """Train again, here, the first run of ``method`` (on ``task``, when given: a task name as in its config) in
-    ``runs`` that was read from the shipped records, and compare
-    it with its record: one row per test metric (record, now, difference) plus the selected epoch and where each was
-    computed (``progress``: a bar over the run's epochs). Raises ``AssertionError`` unless the test accuracy is within :data:`TOLERANCE_IMAGES` test image of the
-    record; the other metrics are shown, not checked (one image moves them by amounts that depend on the scores). An
-    empty table when no run of ``method`` came from the shipped records (every run was trained in this session)."""
-    path = shipped_path(LESSON_RECORDS)
-    shipped = {r.get("key") for r in read_records(path)} if path.is_file() else set()
+    ``runs`` that was read from the shipped records (``shipped``: another records file, for tests), and compare it
+    with its record: one row per test metric (record, now, difference) plus the selected epoch; a line says where each
+    was computed (``progress``: a bar over the run's epochs). Raises ``AssertionError`` unless the test accuracy is
+    within :data:`TOLERANCE_IMAGES` test image of the record; the other metrics are shown, not checked (one image
+    moves them by amounts that depend on the scores). An empty table when no run of ``method`` came from the shipped
+    records (every run was trained in this session)."""
+    path = Path(shipped) if shipped is not None else shipped_path(LESSON_RECORDS)
+    keys = {r.get("key") for r in read_records(path)} if path.is_file() else set()
     candidates = [
         r for r in runs
-        if r["config"]["method"] == method and r.get("key") in shipped and task in (None, r["config"]["task"])
+        if r["config"]["method"] == method and r.get("key") in keys and task in (None, r["config"]["task"])
     ]  # fmt: skip
     if not candidates:
         which = f"{method} on {task}" if task else method
