@@ -1,0 +1,64 @@
+"""The lessons' stored outputs hold on another machine: nbval runs every lesson again, in a subprocess, under another
+numerical environment and from a copy of the lessons in another folder.
+
+The stored outputs are made by ``make refresh-notebooks`` (two threads, this machine's kernels); the suite's own nbval
+run checks them with one thread per library. This second run changes what differs between two students' computers:
+PyTorch's kernel set (``ATEN_CPU_CAPABILITY=default``: no AVX), the instructions MKL may use (SSE4.2 at most, as on an
+older processor; on a processor with AVX-512 MKL would otherwise take other code paths) and oneDNN's (SSE4.1), one
+thread for every library, and the working directory. What nbval compares must come out digit for digit the same;
+numbers computed live (a run trained again) are checked by the lessons' own asserts within their stated tolerance.
+``OPENBLAS_CORETYPE`` is left alone: some machines set it to avoid wrong results. ``docs/setup.md`` explains the
+design."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+#: The second machine: every setting that decides which floating-point kernels run, and in which order they add.
+OTHER_MACHINE = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+
+def other_machine_env() -> dict[str, str]:
+    """This process's environment as the second machine sees it: :data:`OTHER_MACHINE` on top, and no data folder set
+    (as on a student's computer)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SRLORA_DATA", "PYTEST_XDIST_WORKER")}
+    return {**env, **OTHER_MACHINE, "PYTHONHASHSEED": "1"}  # another hash order too
+
+
+def test_the_other_machine_is_another_numerical_environment():
+    """PyTorch honours the settings: the kernel set is the plain one and one thread runs."""
+    probe = "import torch; print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", probe], env=other_machine_env(), capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.split() == ["DEFAULT", "1"], out.stdout
+
+
+@pytest.mark.slow
+def test_stored_outputs_hold_on_another_machine(tmp_path):
+    lessons = tmp_path / "another" / "course"
+    lessons.mkdir(parents=True)
+    for nb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + [NOTEBOOKS / "nbval_sanitize.cfg"]:
+        shutil.copyfile(nb, lessons / nb.name)
+    command = [
+        sys.executable, "-m", "pytest", str(lessons), "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
+        str(lessons / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
+        "--durations=5",
+    ]  # fmt: skip
+    proc = subprocess.run(command, cwd=tmp_path, env=other_machine_env(), capture_output=True, text=True)
+    report = proc.stdout[-12000:] + proc.stderr[-2000:]
+    print(report)  # the lessons' times under this environment, shown with -rA or on failure
+    assert proc.returncode == 0, f"nbval on another machine failed:\n{report}"
