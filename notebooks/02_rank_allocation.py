@@ -63,8 +63,9 @@ with torch.no_grad():
     before = model_224(x)
     S.split_qkv(model_224)
     after = model_224(x)
-print(f"max |output difference| after split_qkv: {(before - after).abs().max().item():.1e}")
+# the same outputs up to rounding: the asserted bound is printed (the difference itself depends on the machine's kernels)
 assert (before - after).abs().max() <= 1e-5 * before.abs().max(), "split_qkv changed the model's outputs"
+print("split_qkv keeps the outputs: max |difference| <= 1e-5 x max |output| (asserted above)")
 S.split_qkv(model)
 attn_names = [name for name, _ in model.named_modules() if name.startswith("blocks.0.attn")]
 assert {f"blocks.0.attn.qkv.{p}" for p in "qkv"} <= set(attn_names), attn_names
