@@ -63,7 +63,7 @@ with torch.no_grad():
     before = model_224(x)
     S.split_qkv(model_224)
     after = model_224(x)
-# the same outputs up to rounding: the asserted bound is printed (the difference itself depends on the machine's kernels)
+# equal up to rounding: the asserted bound is printed (the difference itself depends on the machine's kernels)
 assert (before - after).abs().max() <= 1e-5 * before.abs().max(), "split_qkv changed the model's outputs"
 print("split_qkv keeps the outputs: max |difference| <= 1e-5 x max |output| (asserted above)")
 S.split_qkv(model)
