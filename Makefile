@@ -103,7 +103,7 @@ checks: setup
 # with one thread per library: two busy threads per core slow everything down. Each notebook's cells stay on one worker.
 TEST_JOBS ?= 2
 test: checks
-	$(ONE_THREAD) $(PY) -m pytest -n $(TEST_JOBS) --dist loadgroup tests notebooks --nbval --nbval-current-env \
+	$(ONE_THREAD) $(PY) -m pytest -n $(TEST_JOBS) --dist load tests notebooks --nbval --nbval-current-env \
 	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=40
 
 # Quick tests only (no slow marks, no notebook execution): a minute or two.

@@ -35,7 +35,7 @@
 preset = "offline"  # offline | tutorial | paper: which study grid (grids/baseline-study[-tutorial|-paper].toml)
 records = None  # None: the preset's records (offline: the shipped results/baseline-study/records.jsonl)
 rerun = False  # True: train the whole study again from scratch, into build/ (the shipped records stay untouched)
-tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed): every code path runs, numbers mean nothing
+tiny = False  # True: CI size (offline backbone, 28 px, 1 epoch, one seed or split): numbers mean nothing
 epochs = None  # None: the study's; with tiny, 2 (AdaLoRA needs 4 optimiser steps to prune)
 data_root = None  # None: $SRLORA_DATA, else the checkout's data/, else ./data; a folder path sets it (hosted Jupyter)
 
@@ -56,7 +56,8 @@ from srlora_utils.experiments import (
 pd.set_option("display.precision", 2)
 use_data_dir(data_root)  # the tutorial and paper presets read their data there
 grid, records = study_files(preset, records, rerun)
-settings = grid_settings(str(grid), tiny=tiny, epochs=epochs)
+# CI size: one MedFMC split and one VTAB seed are enough to run every code path (notebook 06 runs two of each)
+settings = grid_settings(str(grid), tiny=tiny, epochs=epochs, **({"exps": [1], "vtab_seeds": [0]} if tiny else {}))
 design = StudyDesign.from_settings(settings)
 metric = "accuracy"
 print(f"study: {grid.name}; records: {S.display_path(records)}; {settings['augment']} augmentation, "

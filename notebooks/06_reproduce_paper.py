@@ -95,7 +95,7 @@ print(f"nothing missing; every folder is {'a synthetic fixture' if data == 'fixt
 # %% [markdown]
 # ## 3. The compute plan
 #
-# The grid's cost is, per run, its training steps x the time of one step plus its evaluation images (validation every epoch, the test set once) x the time of one image. The cell below measures a training step (batch 4, LoRA r = 8) and an evaluation image at the grid's settings on this machine, and, when asked, at the paper's (ViT-B/16, 384 px, a random twin of the same architecture: the same computation as the pretrained weights). The list sizes come from the data check, so on fixtures, whose test lists are tiny, the paper-size hours are a lower bound. Timings vary from machine to machine and run to run; they are not part of the checked outputs.
+# The grid's cost is, per run, its training steps x the time of one step plus its evaluation images (validation every epoch, the test set once) x the time of one image. The cell below measures a training step (batch 4, LoRA r = 8) and an evaluation image at the grid's settings on this machine, and, when asked, at the paper's (ViT-B/16, 384 px, a random twin of the same architecture: the same computation as the pretrained weights). A paper-size step takes many seconds on a CPU, so it is timed once, without a warm-up step: its one-time set-up is included, and the plan errs on the long side. The list sizes come from the data check, so on fixtures, whose test lists are tiny, the paper-size hours are a lower bound. Timings vary from machine to machine and run to run; they are not part of the checked outputs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -104,7 +104,7 @@ here = measure_step(base_config(settings), classes)
 plans = {"this grid": compute_plan(configs, here, check)}
 if measure_paper_step:
     paper = grid_settings(grid)
-    paper_step = measure_step(base_config(paper), classes, steps=1)
+    paper_step = measure_step(base_config(paper), classes, steps=1, warmup=0)  # one step, set-up included
     plans["paper size"] = compute_plan(grid_configs(paper), paper_step, check)
     print(f"paper-size step on {paper_step['device']}: {paper_step['step_s']:.2f} s; "
           f"{plans['paper size'].loc['total', 'hours']:.1f} h for the full grid here")

@@ -28,7 +28,7 @@ SHOTS = ROOT / "build" / "book-screenshots"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 GUIDES = sorted(p.stem for p in (ROOT / "docs").glob("*.md") if p.name != "index.md")
 PAGES = ["index.html"] + [f"{g}.html" for g in GUIDES] + [nb.with_suffix(".html").name for nb in NOTEBOOKS]
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # one worker runs this module (conftest.GROUPED_MODULES): the site is built once
 
 #: The page checker, run by Chromium on the site's own origin: each page in an iframe, once MathJax has typeset it
 #: and its images have loaded (or failed), is summarised into a <pre id="result"> that --dump-dom prints.

@@ -5,9 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_vit
 
 import srlora_utils as S
+from conftest import make_tiny_vit
 from srlora_utils.training.methods import (
     METHOD_SPECS,
     METHODS,

@@ -48,17 +48,18 @@ def test_the_other_machine_is_another_numerical_environment():
 
 
 @pytest.mark.slow
-def test_stored_outputs_hold_on_another_machine(tmp_path):
+@pytest.mark.parametrize("lesson", [p.name for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))])
+def test_stored_outputs_hold_on_another_machine(lesson, tmp_path):
+    """One lesson per test, so that the suite's workers share them out."""
     lessons = tmp_path / "another" / "course"
     lessons.mkdir(parents=True)
-    for nb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + [NOTEBOOKS / "nbval_sanitize.cfg"]:
-        shutil.copyfile(nb, lessons / nb.name)
+    for name in (lesson, "nbval_sanitize.cfg"):
+        shutil.copyfile(NOTEBOOKS / name, lessons / name)
     command = [
-        sys.executable, "-m", "pytest", str(lessons), "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
-        str(lessons / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q", "--rootdir", str(tmp_path),
-        "--durations=5",
+        sys.executable, "-m", "pytest", str(lessons / lesson), "--nbval", "--nbval-current-env",
+        "--nbval-sanitize-with", str(lessons / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q",
+        "--rootdir", str(tmp_path),
     ]  # fmt: skip
     proc = subprocess.run(command, cwd=tmp_path, env=other_machine_env(), capture_output=True, text=True)
     report = proc.stdout[-12000:] + proc.stderr[-2000:]
-    print(report)  # the lessons' times under this environment, shown with -rA or on failure
-    assert proc.returncode == 0, f"nbval on another machine failed:\n{report}"
+    assert proc.returncode == 0, f"nbval on another machine failed for {lesson}:\n{report}"

@@ -1,5 +1,6 @@
 """The two ways to install (pip/pyproject and conda/environment.yml) and CI agree."""
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -112,3 +113,18 @@ def test_license_and_citation_say_what_pyproject_and_the_paper_say():
     paper = cff["preferred-citation"]
     assert "arXiv:2507.00327" in [i["value"] for i in paper["identifiers"]]
     assert " ".join(paper["title"].split()) in " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_the_test_scheduler_keeps_each_notebook_and_grouped_module_on_one_worker():
+    """The root conftest's xdist scheduling unit: a notebook's cells share one kernel, the book tests one build."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    cells = ["notebooks/01_stable_rank_theory.ipynb::Cell 0", "notebooks/01_stable_rank_theory.ipynb::Cell 12"]
+    assert {root.work_unit(c) for c in cells} == {"notebooks/01_stable_rank_theory.ipynb"}
+    assert root.work_unit("notebooks/02_rank_allocation.ipynb::Cell 3") != root.work_unit(cells[0])
+    book = [f"tests/test_book.py::{name}" for name in ("test_site_builds", "test_pages[index.html]")]
+    assert {root.work_unit(b) for b in book} == {"tests/test_book.py"}
+    other = ["tests/test_core.py::test_a", "tests/test_core.py::test_b[1]"]
+    assert [root.work_unit(o) for o in other] == other  # everything else is shared out test by test
+    assert all((ROOT / m).is_file() for m in root.GROUPED_MODULES)

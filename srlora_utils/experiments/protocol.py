@@ -116,9 +116,12 @@ def data_check(
     return table
 
 
-def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained: bool = False) -> dict[str, Any]:
+def measure_step(
+    cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained: bool = False, warmup: int = 1
+) -> dict[str, Any]:
     """Median seconds over ``steps`` of one training step (batch ``cfg.batch_size``) and of evaluating one image,
-    for LoRA r=8 on ``cfg.backbone`` at ``cfg.img_size`` with a ``num_classes`` head, on this machine.
+    for LoRA r=8 on ``cfg.backbone`` at ``cfg.img_size`` with a ``num_classes`` head, on this machine, after ``warmup``
+    untimed steps (0: the first step, one-time set-up included, is timed: an estimate on the long side).
     ``pretrained=False`` times a random twin, which needs no download and costs the same."""
     from ..models.backbones import load_backbone
     from ..training.methods import MethodContext, prepare_method
@@ -130,7 +133,7 @@ def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained:
     x = torch.randn(cfg.batch_size, 3, cfg.img_size, cfg.img_size, device=device)
     y = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
     times = []
-    for _ in range(steps + 1):  # the first step warms up and is not counted
+    for _ in range(steps + warmup):
         t = time.perf_counter()
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
@@ -144,7 +147,7 @@ def measure_step(cfg: TrainConfig, num_classes: int, steps: int = 3, pretrained:
         t = time.perf_counter()
         model(x)
         per_image = (time.perf_counter() - t) / cfg.batch_size
-    return {"step_s": float(pd.Series(times[1:]).median()), "eval_s_per_image": per_image, "device": str(device)}
+    return {"step_s": float(pd.Series(times[warmup:]).median()), "eval_s_per_image": per_image, "device": str(device)}
 
 
 def compute_plan(configs: list[TrainConfig], step: dict[str, Any], data: pd.DataFrame | None = None) -> pd.DataFrame:
