@@ -29,6 +29,7 @@ from safetensors.torch import save_file
 
 from srlora_utils.cli import main
 from srlora_utils.core.checkpoint import checkpoint_profile, checkpoint_tensors
+from srlora_utils.data.fixtures import write_medfmc_fixture, write_vtab_fixture
 from srlora_utils.data.imagefolder import load_imagefolder
 from srlora_utils.data.images import ImageListDataset, make_transform
 from srlora_utils.data.list_files import read_list
@@ -379,6 +380,39 @@ def test_a_lying_label_names_file_and_line(row, label):
         ok_or_one_line(lambda: read_list(file, 3), f"val.txt:{row + 1}:")
         if label.lstrip("-").isascii() and label.lstrip("-").isdigit() and not 0 <= int(label) < 3:
             one_line_error(lambda: read_list(file, 3), f"val.txt:{row + 1}:", "out of range")
+
+
+#: Each list file a loader reads image paths from, as (task, fixture writer, file under the fixture, loader kwargs).
+LIST_READERS = [
+    ("vtab:eurosat", write_vtab_fixture, "eurosat/train800val200.txt", {}),
+    ("vtab:eurosat", write_vtab_fixture, "eurosat/test.txt", {}),
+    ("medfmc:colon", write_medfmc_fixture, "data_anns/MedFMC/colon/colon_1-shot_train_exp1.txt", {"exp": 1}),
+    ("medfmc:colon", write_medfmc_fixture, "data_anns/MedFMC/colon/colon_1-shot_val_exp1.txt", {"exp": 1}),
+    ("medfmc:colon", write_medfmc_fixture, "data_anns/MedFMC/colon/test_WithLabel.txt", {"exp": 1}),
+]
+
+
+@pytest.mark.parametrize("escape", ["dotdot", "absolute", "link"])
+@pytest.mark.parametrize(("task", "write", "file", "kwargs"), LIST_READERS)
+def test_a_list_line_that_leads_out_of_the_data_folder_is_one_line_naming_file_and_line(
+    tmp_path, task, write, file, kwargs, escape
+):
+    root = write(tmp_path / "data", size=8)
+    outside = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8)).save(outside)
+    listing = root / file
+    first, *rest = listing.read_text().splitlines()
+    name, label = first.rsplit(maxsplit=1)
+    vtab = task.startswith("vtab")
+    prefix, folder = ("images/", root / "eurosat/images") if vtab else ("", root / "MedFMC_train/colon/images")
+    if escape == "link":
+        (folder / "escape.png").symlink_to(outside)
+        bad = f"{prefix}escape.png"
+    else:
+        bad = str(outside) if escape == "absolute" else f"{prefix}../../secret.png"
+    listing.write_text("\n".join([*rest[:1], f"{bad} {label}", *rest[1:]]) + "\n")
+    message = one_line_error(lambda: load_task(task, shots=1, root=root, img_size=8, **kwargs), f"{file}:2:")
+    assert {"dotdot": "'..'", "absolute": "is absolute", "link": "a link out of"}[escape] in message
 
 
 # --- records -----------------------------------------------------------------------------------------------------

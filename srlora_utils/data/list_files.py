@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,25 @@ def _text(path: Path) -> str:
     return read_user_text(path, "list file", _FORMAT)
 
 
-def read_list(path: Path, num_classes: int | None = None, multilabel: bool = False) -> tuple[list[str], np.ndarray]:
+def _inside(root: Path, name: str, where: str) -> None:
+    """A one-line error unless image path ``name`` of a list file stays inside the data folder ``root``: an absolute
+    path, a ``..`` step or a link that leads out of ``root`` would read files the dataset does not own."""
+    pure = Path(name)
+    if pure.is_absolute() or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise SrLoraError(f"{where}: image path {_short(name)} is absolute: list files give paths relative to {root}")
+    if ".." in re.split(r"[\\/]", name):
+        raise SrLoraError(f"{where}: image path {_short(name)} steps out with '..': paths must stay inside {root}")
+    base = root.resolve()
+    if not (base / pure).resolve().is_relative_to(base):
+        raise SrLoraError(f"{where}: image path {_short(name)} is a link out of {root}: paths must stay inside it")
+
+
+def read_list(
+    path: Path, num_classes: int | None = None, multilabel: bool = False, root: Path | None = None
+) -> tuple[list[str], np.ndarray]:
     """Paths and labels of a list file. Single-label lines: ``path 3``. Multi-label (``multilabel``): ``path 0,1,0,...``
-    (one 0/1 flag per class) or ``path 2,5`` (class indices) when ``num_classes`` is given."""
+    (one 0/1 flag per class) or ``path 2,5`` (class indices) when ``num_classes`` is given. With ``root`` (the image
+    folder the paths are relative to), a path that is absolute or leads out of ``root`` is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise SrLoraError(f"list file {path} is missing: put the split files there (see data/README.md)")
@@ -38,6 +55,8 @@ def read_list(path: Path, num_classes: int | None = None, multilabel: bool = Fal
         if len(parts) != 2:
             raise SrLoraError(f"{path}:{lineno}: expected 'relative/path label', got {_short(line)}")
         name, field = parts
+        if root is not None:
+            _inside(Path(root), name, f"{path}:{lineno}")
         try:
             values = [int(v) for v in field.split(",")]
         except ValueError:

@@ -59,7 +59,7 @@ def load_medfmc(
                           "see data/README.md)")  # fmt: skip
 
     def part(file: str, train: bool) -> ImageListDataset:
-        paths, labels = read_list(anns / file, len(classes), ml)
+        paths, labels = read_list(anns / file, len(classes), ml, root=images)
         return ImageListDataset(images, paths, labels, make_transform(img_size, train, augment=augment, norm=norm), ml)
 
     return FewShotTask(

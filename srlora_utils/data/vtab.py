@@ -23,8 +23,8 @@ def load_vtab(
     """A VTAB-1k task from ``root/<task>/`` with ``train800val200.txt`` and ``test.txt`` (``path label`` lines).
     Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`."""
     base = need_dir(Path(root) / task, f"VTAB-1k {task}")
-    paths, labels = read_list(base / "train800val200.txt")
-    test_paths, test_labels = read_list(base / "test.txt")
+    paths, labels = read_list(base / "train800val200.txt", root=base)
+    test_paths, test_labels = read_list(base / "test.txt", root=base)
     n_cls = int(max(labels.max(), test_labels.max())) + 1
     classes = EUROSAT_CLASSES if task.lower() == "eurosat" and n_cls == 10 else [f"class {i}" for i in range(n_cls)]
     plain = make_transform(img_size, False, norm=norm)
