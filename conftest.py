@@ -10,8 +10,8 @@ grouped module, and one per test otherwise. ``tests/test_packaging.py`` checks t
 
 from __future__ import annotations
 
-#: Test modules whose tests must share one worker (they share a module-scoped build).
-GROUPED_MODULES = ("tests/test_book.py",)
+#: Test modules whose tests must share one worker (they share a module-scoped build: the site, the installed wheel).
+GROUPED_MODULES = ("tests/test_book.py", "tests/test_installed_kit.py")
 
 
 def work_unit(nodeid: str) -> str:

@@ -128,7 +128,8 @@ summary.drop(columns=["step_ms"])
 # Next to them, simple baselines fitted to the same K-shot images (same seeds, same size, no augmentation): a 1-nearest-neighbour and a logistic regression on raw pixels. A fine-tuned network that is not ahead of them (paired by seed, section 4's standard) has not yet shown, on these runs, that it earns its cost on this task.
 
 # %%
-baseline_table(settings["task"], settings["shots"][0], settings["seeds"], settings["img_size"], settings["root"], exps)
+baseline_table(settings["task"], settings["shots"][0], settings["seeds"], settings["img_size"], settings["root"], exps,
+               settings.get("medmnist_size", 28))
 
 # %%
 # NBVAL_IGNORE_OUTPUT

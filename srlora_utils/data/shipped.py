@@ -21,8 +21,6 @@ from ..errors import SrLoraError
 PACKAGED = Path(__file__).resolve().parents[1] / "_kit"
 #: The lessons' folder, relative to the repository (and to :data:`PACKAGED`).
 LESSONS = "notebooks"
-#: Besides the notebooks and their paired scripts, ``srlora lessons`` copies this: it keeps each pair in sync.
-PAIRING = "jupytext.toml"
 
 
 def checkout_dir() -> Path | None:
@@ -38,10 +36,36 @@ def shipped_path(relative: str | os.PathLike) -> Path:
     return (root if root is not None else PACKAGED) / relative
 
 
+def kit_file(relative: str) -> str:
+    """How a hint names a shipped file (``data/README.md``): its path in the repository when the package runs from a
+    checkout, else its absolute path inside the installed package, so that the file named is one the user has."""
+    return relative if checkout_dir() is not None else str(PACKAGED / relative)
+
+
+#: The guide to the data folder's layout, which the loaders' hints name (shipped in the wheel too).
+DATA_GUIDE = "data/README.md"
+
+
 def output_path(relative: str | os.PathLike) -> Path:
     """Where the kit writes ``relative`` (a path as in the repository, ``build/...`` or ``results/...``): under the
     checkout when the package runs from one, else under the current directory. Absolute; nothing is created."""
     return (checkout_dir() or Path.cwd()).resolve() / relative
+
+
+def writable_records(records: str | os.PathLike) -> tuple[Path | None, Path]:
+    """A sweep's records as (read-only, written): a file inside the installed package (its shipped copy) is only read,
+    and new runs go to the same path under the current directory (:func:`output_path`); any other file is both."""
+    path = Path(records).resolve()
+    if path.is_relative_to(PACKAGED):
+        return path, output_path(path.relative_to(PACKAGED))
+    return None, path
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """One-line error when ``path`` lies inside the installed package: the kit never writes into site-packages."""
+    if Path(path).resolve().is_relative_to(PACKAGED):
+        raise SrLoraError(f"{path} is inside the installed srlora_utils package, which the kit never writes: "
+                          "name a file or folder of yours (records=...)")  # fmt: skip
 
 
 def work_dir(name: str) -> Path:
@@ -68,14 +92,14 @@ def restore_how(relative: str) -> str:
 
 
 def lesson_files() -> list[Path]:
-    """The six lessons as shipped: each notebook (``NN_*.ipynb``), its paired percent script (``NN_*.py``), and the
-    pairing settings (``jupytext.toml``); or a one-line error when they cannot be found."""
+    """The six lessons as a student gets them: the notebooks (``NN_*.ipynb``) alone, so that each appears once in
+    JupyterLab (the paired percent scripts are the repository's, for reviewers); or a one-line error when they cannot
+    be found."""
     folder = shipped_path(LESSONS)
     notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         raise SrLoraError(f"no lessons in {folder}: restore them {restore_how(LESSONS)}")
-    files = [p for nb in notebooks for p in (nb, nb.with_suffix(".py")) if p.is_file()]
-    return files + ([folder / PAIRING] if (folder / PAIRING).is_file() else [])
+    return notebooks
 
 
 def copy_lessons(folder: str | os.PathLike, force: bool = False) -> list[Path]:

@@ -19,8 +19,9 @@ from .eurosat import load_eurosat
 from .fewshot import FewShotTask
 from .imagefolder import load_imagefolder
 from .medfmc import check_medfmc_exp, load_medfmc
-from .medmnist import load_medmnist
+from .medmnist import MEDMNIST_SIZES, load_medmnist
 from .paths import resolve_root
+from .shipped import DATA_GUIDE, kit_file
 from .standins import load_digits_standin, load_lfw_standin, load_textures_standin
 from .vtab import load_vtab
 
@@ -46,7 +47,8 @@ class TaskRequest:
     def path(self) -> Path:
         """The family's folder (for families that read one: :func:`load_task` resolved it)."""
         if self.root is None:
-            raise SrLoraError(f"task {self.name!r} reads a local folder: pass root=<folder> (see data/README.md)")
+            guide = kit_file(DATA_GUIDE)
+            raise SrLoraError(f"task {self.name!r} reads a local folder: pass root=<folder> (see {guide})")
         return self.root
 
 
@@ -103,6 +105,19 @@ def _family(name: str) -> TaskFamily:
     return TASK_FAMILIES[kind]
 
 
+def task_options(name: str, medmnist_size: int = 28) -> dict:
+    """The loader keywords a run's settings give task ``name``: MedMNIST's archive ``size`` when it is not 28 px (the
+    file without a suffix). A size other than 28 on any other task is refused: it would change nothing."""
+    if medmnist_size not in MEDMNIST_SIZES:
+        sizes = ", ".join(map(str, MEDMNIST_SIZES))
+        raise SrLoraError(f"medmnist_size={medmnist_size} is not a MedMNIST+ size: use one of {sizes}")
+    if medmnist_size == 28:
+        return {}
+    if _family(name).kind != "medmnist":
+        raise SrLoraError(f"medmnist_size={medmnist_size} applies to medmnist:<flag> tasks, not {name!r}: drop it")
+    return {"size": medmnist_size}
+
+
 def check_exp(name: str, exp: int | None) -> None:
     """MedFMC tasks need their official split ``exp`` (one of 1-5; other families with official splits: 1, 2, ...);
     every other task draws splits by seed and refuses ``exp``."""
@@ -143,10 +158,10 @@ def load_task(
     folder = None
     if family.folder:
         if kind == "imagefolder" and root is None:
-            raise SrLoraError("task 'imagefolder' reads a local tree: pass root=<folder> (see data/README.md)")
+            raise SrLoraError(f"task 'imagefolder' reads a local tree: pass root=<folder> (see {kit_file(DATA_GUIDE)})")
         folder = resolve_root(root, kind)
         if folder is None:
-            raise SrLoraError(f"task {name!r} reads a local folder: pass root=<folder> (see data/README.md)")
+            raise SrLoraError(f"task {name!r} reads a local folder: pass root=<folder> (see {kit_file(DATA_GUIDE)})")
     if img_size is None:
         raise SrLoraError(f"load_task({name!r}) needs img_size: the side in px of the images the network sees")
     request = TaskRequest(name, sub, folder, shots, seed, exp, img_size, augment, norm, dict(kwargs))

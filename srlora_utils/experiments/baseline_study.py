@@ -381,7 +381,7 @@ def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
         for r in part:
             by_cell.setdefault(cell_name(r), set()).add(r["config"]["seed"])
         seeds = sorted(set.intersection(*by_cell.values()))
-        parts.append(
-            baseline_runs(task, shots, seeds, settings["img_size"], settings["root"], task_exps(settings, task))
-        )
+        size = settings.get("medmnist_size", 28) if task.startswith("medmnist:") else 28
+        exps = task_exps(settings, task)
+        parts.append(baseline_runs(task, shots, seeds, settings["img_size"], settings["root"], exps, size))
     return pd.concat(parts, ignore_index=True)

@@ -21,7 +21,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
 from ..data.fewshot import FewShotTask
-from ..data.tasks import load_task
+from ..data.tasks import load_task, task_options
 from ..errors import SrLoraError
 from ..training.metrics import classification_metrics, selection_metric
 
@@ -89,16 +89,18 @@ def baseline_runs(
     img_size: int,
     root: str | None = None,
     exps: Iterable[int] | None = None,
+    medmnist_size: int = 28,
 ) -> pd.DataFrame:
     """One row per run of :func:`pixel_baselines` on task ``task_name`` at ``shots`` per class (``root`` as
     :func:`~srlora_utils.data.tasks.load_task`), on the images the network sees (``img_size`` px): one run per seed of
     ``seeds``, or per MedFMC split in ``exps`` (with the first seed); columns task, shots, seed, exp (0: none) and
-    one per baseline, so that a method's runs can be paired with them."""
+    one per baseline, so that a method's runs can be paired with them. ``medmnist_size``: the MedMNIST+ archive read,
+    as the runs' own setting."""
     seeds = list(seeds)
     splits = [(seeds[0], e) for e in exps] if exps is not None else [(s, None) for s in seeds]
     rows = []
     for s, e in splits:
-        task = load_task(task_name, shots, s, root, img_size, "none", exp=e)
+        task = load_task(task_name, shots, s, root, img_size, "none", exp=e, **task_options(task_name, medmnist_size))
         rows.append({"task": task.display_name, "shots": shots, "seed": s, "exp": e or 0, **pixel_baselines(task)})
     return pd.DataFrame(rows)
 
@@ -110,8 +112,9 @@ def baseline_table(
     img_size: int,
     root: str | None = None,
     exps: Iterable[int] | None = None,
+    medmnist_size: int = 28,
 ) -> pd.DataFrame:
     """Mean and std over runs of :func:`pixel_baselines` (arguments as :func:`baseline_runs`)."""
-    df = baseline_runs(task_name, shots, seeds, img_size, root, exps)
+    df = baseline_runs(task_name, shots, seeds, img_size, root, exps, medmnist_size)
     df = df[[c for c in df.columns if c.endswith("(raw pixels)")]]
     return pd.DataFrame({"mean": df.mean(), "std": df.std(), "runs": len(df)})

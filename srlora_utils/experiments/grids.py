@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..data.fewshot import FewShotTask
-from ..data.tasks import load_task
+from ..data.medmnist import MEDMNIST_SIZES
+from ..data.shipped import kit_file
+from ..data.tasks import load_task, task_options
 from ..errors import SrLoraError, read_user_text
 from ..models.normalization import resolve_normalization
 from ..training.config import FIELD_HELP, SETTING_FIELDS, TrainConfig, config_key
@@ -77,7 +79,7 @@ def read_grid(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SrLoraError(f"grid file {path} does not exist: give a .toml file or a preset such as reproduction:paper")
-    text = read_user_text(path, "grid file", "a grid file is UTF-8 TOML (see grids/*.toml)")
+    text = read_user_text(path, "grid file", f"a grid file is UTF-8 TOML (see {kit_file('grids')}/*.toml)")
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -139,6 +141,7 @@ _KEY_TYPES: dict[str, tuple[Check, str]] = {
     "exps": (_ints(min(MEDFMC_EXPS), max(MEDFMC_EXPS)), "a list of MedFMC splits, each one of 1-5"),
     "weight_decay": (lambda v: _number(v) or (isinstance(v, dict) and all(_number(x) for x in v.values())),
                      "a number, or a table dataset family -> number"),
+    "medmnist_size": (lambda v: v in MEDMNIST_SIZES, f"a MedMNIST+ size: one of {', '.join(map(str, MEDMNIST_SIZES))}"),
     "stop_at_perfect_val": (lambda v: isinstance(v, bool), "true or false"),
     "questions": (lambda v: isinstance(v, dict) and all(_text(x) for x in v.values()), "a table question id -> text"),
     "primary": (_primary, "a table of method and reference (names) and numbers (half_width, margin, ...)"),
@@ -232,6 +235,8 @@ def base_config(settings: dict, task: str | None = None, **changes) -> TrainConf
             raise SrLoraError(f"weight_decay names no value for task {task!r}: add {family} = <number> to its table "
                               f"(it has {', '.join(table) or 'none'})")  # fmt: skip
         fields["weight_decay"] = table[family]
+    if not task.startswith("medmnist:"):  # a grid's MedMNIST size holds for its MedMNIST tasks only
+        fields.pop("medmnist_size", None)
     return TrainConfig(task=task, **{**fields, **changes})
 
 
@@ -247,7 +252,7 @@ def example_task(settings: dict) -> FewShotTask:
     norm = resolve_normalization(cfg.normalize, cfg.backbone)
     exp = exps[0] if exps else None
     return load_task(cfg.task, settings["shots"][0], settings["seeds"][0], cfg.root, cfg.img_size, cfg.augment,
-                     exp=exp, norm=norm)  # fmt: skip
+                     exp=exp, norm=norm, **task_options(cfg.task, cfg.medmnist_size))  # fmt: skip
 
 
 def grid_tasks(settings: dict) -> dict[str, list[int]]:

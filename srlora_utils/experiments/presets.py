@@ -6,7 +6,12 @@ photographs and destroys an 8x8 digit or a 48 px texture patch, so the offline a
 affine jitter and the paper preset the official recipe. The offline medical stand-in is ``textures`` (grey
 texture patches, like histology patches): on scikit-learn's digits, raw-pixel nearest neighbours (86%) beat
 every fine-tuned ViT-S/14 the CPU budget allows, so digits cannot show what fine-tuning does.
-"""
+
+The tutorial preset reads MedMNIST+ at 64 px (``medmnist_size``, :data:`TUTORIAL_MEDMNIST_SIZE`): the network sees
+112 px, and the 28 px archive would be blown up four times, from thumbnails that lose a skin lesion's border and
+texture. 64 px carries five times the pixels of 28 px; 128 px (closer to 112) has four times the pixels of 64 px to
+download and to hold in memory on a laptop, for detail the 112 px input mostly keeps. ``medmnist_size=128`` or ``224``
+is one override away (a grid key, ``srlora train --medmnist-size``)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from ..errors import SrLoraError
 from ..models.backbones import PAPER_BACKBONE
 from ..training.methods import METHODS
 
+#: The MedMNIST+ archive the tutorial preset reads (px; see the module's docstring).
+TUTORIAL_MEDMNIST_SIZE = 64
 #: The methods notebooks 03 and 04 train (notebook 05 compares all of :data:`~srlora_utils.training.methods.METHODS`).
 CORE_METHODS = ["linear_probe", "full_ft", "lora", "srlora", "srlora_budget"]
 
@@ -55,7 +62,8 @@ MEDFMC_EXPS = list(OFFICIAL_SPLITS)
 PRESETS: dict[str, dict[str, dict]] = {
     "medical": {
         "offline": {**_OFFLINE, "task": "textures", "seeds": [0, 1, 2]},
-        "tutorial": {**_OFFLINE, "task": "medmnist:dermamnist", "img_size": 112, "shots": [5, 10], "seeds": [0, 1, 2]},
+        "tutorial": {**_OFFLINE, "task": "medmnist:dermamnist", "img_size": 112, "shots": [5, 10], "seeds": [0, 1, 2],
+                     "medmnist_size": TUTORIAL_MEDMNIST_SIZE},
         # MedFMC: the official splits exp1-exp5 fix train and val; one initialisation seed per split.
         "paper": {**_PAPER, "task": "medfmc:chest", "shots": [1, 5, 10], "seeds": [0], "exps": MEDFMC_EXPS,
                   "weight_decay": 0.3},
@@ -68,7 +76,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     # Notebook 05's baseline study starts from these (grids/baseline-study*.toml sets its epochs, seeds and blocks).
     "comparison": {
         "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "seeds": [0, 1, 2], "methods": list(METHODS)},
-        "tutorial": {**_OFFLINE, "img_size": 112, "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
+        "tutorial": {**_OFFLINE, "img_size": 112, "medmnist_size": TUTORIAL_MEDMNIST_SIZE,
+                     "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
                      "seeds": [0, 1, 2], "methods": list(METHODS)},
         "paper": {**_PAPER, "tasks": {"medfmc:colon": 5, "vtab:eurosat": 1}, "seeds": [0, 1, 2, 3, 4],
                   "methods": list(METHODS), "weight_decay": 0.05},

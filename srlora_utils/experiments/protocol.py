@@ -18,6 +18,7 @@ import torch
 from ..data.list_files import read_list
 from ..data.medfmc import MEDFMC_CLASSES, MEDFMC_MULTILABEL
 from ..data.paths import DATA_ENV, DEFAULT_ROOTS, FIXTURE_MARKER, data_dir
+from ..data.shipped import DATA_GUIDE, kit_file
 from ..data.vtab import VTAB_CLASS_COUNTS
 from ..errors import SrLoraError
 from ..training.config import TrainConfig
@@ -98,7 +99,7 @@ def _missing(n_images: int | None, images: Path, root: Path, lists: list[str]) -
     if not parts:
         return "nothing"
     shown = ", ".join(parts[:3]) + (f" and {len(parts) - 3} more" if len(parts) > 3 else "")
-    return f"{shown} (put under {root}; see data/README.md)"
+    return f"{shown} (put under {root}; see {kit_file(DATA_GUIDE)})"
 
 
 def data_check(

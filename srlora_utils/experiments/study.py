@@ -91,7 +91,8 @@ class FewShotStudy:
     def baselines(self, img_size: int | None = None) -> pd.DataFrame:
         """Raw-pixel 1-NN and logistic regression on the same K-shot images, at ``img_size`` px (default: study's)."""
         s = self.settings
-        return baseline_table(s["task"], s["shots"][0], s["seeds"], img_size or s["img_size"], s["root"], self.exps)
+        return baseline_table(s["task"], s["shots"][0], s["seeds"], img_size or s["img_size"], s["root"], self.exps,
+                              s.get("medmnist_size", 28))  # fmt: skip
 
     def recheck(self, method: str) -> pd.DataFrame:
         """:func:`~srlora_utils.experiments.lesson_runs.recheck`: train one run of ``method`` read from the shipped

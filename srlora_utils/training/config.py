@@ -25,6 +25,7 @@ class TrainConfig:
     exp: int | None = None
     backbone: str | None = None
     img_size: int = 56
+    medmnist_size: int = 28
     augment: str = "official"
     normalize: str = "backbone"
     epochs: int = 20
@@ -56,6 +57,8 @@ FIELD_HELP = {
     "exp": "MedFMC's official split (1-5): required for MedFMC tasks, refused for others",
     "backbone": "timm name, checkpoint path, or None for the offline DINOv2 ViT-S/14",
     "img_size": "side in px of the images the network sees",
+    "medmnist_size": "side in px of the MedMNIST+ archive read (28, 64, 128 or 224; then resized to img_size): "
+    "medmnist tasks only",
     "augment": "training augmentation: official (RandomResizedCrop + flip), mild or none",
     "normalize": "input mean/std: the backbone's own (backbone) or the official recipe's ImageNet ones (official)",
     "epochs": "epochs per run",
@@ -79,12 +82,17 @@ EXECUTION_FIELDS = ("device",)
 #: Fields that configs had once, with the only value they ever held: they still enter every key, so records
 #: written before their removal keep their keys (and count as done), and they are dropped when a record is read.
 LEGACY_FIELDS: dict[str, object] = {"extra": {}}
+#: Fields added after records were written, with their defaults: at its default such a field stays out of the key, so
+#: a run whose config never set it keeps the key it had before the field existed.
+ADDED_FIELDS: dict[str, object] = {"medmnist_size": 28}
 
 
 def config_key(cfg: TrainConfig) -> str:
     """The run's key in records: its whole config except :data:`EXECUTION_FIELDS` (a run done on one GPU counts as
-    done on any other), with :data:`LEGACY_FIELDS` at their old values (keys do not change when a field goes)."""
-    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in EXECUTION_FIELDS}
+    done on any other), with :data:`LEGACY_FIELDS` at their old values and :data:`ADDED_FIELDS` left out at their
+    defaults (keys do not change when a field goes or comes)."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items()
+              if k not in EXECUTION_FIELDS and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}  # fmt: skip
     return run_key({**LEGACY_FIELDS, **fields})
 
 

@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..data.shipped import check_writable
 from ..errors import SrLoraError
 
 
@@ -184,6 +185,7 @@ def append_record(path: str | os.PathLike, record: dict) -> None:
     lock, then ``fsync``; after a truncated line from a killed writer it starts on a new line); a directory gets
     ``<key>.json``, written to a temporary file and renamed into place (atomic, lock-free)."""
     path = Path(path)
+    check_writable(path)
     if is_directory_store(path):
         path.mkdir(parents=True, exist_ok=True)
         write_text_atomic(_record_file(path, str(record.get("key", ""))), json.dumps(record, default=str) + "\n")

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..core.allocation import lora_parameter_count
 from ..data.fewshot import FewShotTask
-from ..data.tasks import check_exp, load_task
+from ..data.tasks import check_exp, load_task, task_options
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
 from ..models.normalization import NORMALIZATIONS, resolve_normalization
@@ -73,6 +73,7 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
 def _check(cfg: TrainConfig) -> None:
     get_spec(cfg.method)
     check_exp(cfg.task, cfg.exp)
+    task_options(cfg.task, cfg.medmnist_size)
     if cfg.normalize not in NORMALIZATIONS:
         raise SrLoraError(f"unknown normalize {cfg.normalize!r}: use one of {', '.join(NORMALIZATIONS)}")
     if cfg.eval_rank not in EVAL_RANKS:
@@ -234,7 +235,8 @@ def train(
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     norm = resolve_normalization(cfg.normalize, cfg.backbone)
-    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment, exp=cfg.exp, norm=norm)
+    task = load_task(cfg.task, cfg.shots, cfg.seed, cfg.root, cfg.img_size, cfg.augment, exp=cfg.exp, norm=norm,
+                     **task_options(cfg.task, cfg.medmnist_size))  # fmt: skip
     backbone = load_backbone(cfg.backbone, num_classes=task.num_classes, img_size=cfg.img_size, seed=cfg.seed)
     loaders = {
         "train": make_loader(task.train, cfg.batch_size, True, cfg.seed, cfg.workers, device),
