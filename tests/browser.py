@@ -6,9 +6,12 @@ skips and says why, except in CI (``CI`` or ``SRLORA_REQUIRE_BROWSER`` set), whe
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -30,18 +33,24 @@ def _apt_install(package: str) -> None:
     if prefix is None:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt (unattended upgrades) may hold the lock a while
+    for cmd in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", package]):
         subprocess.run(prefix + cmd, env=env, capture_output=True, timeout=900)
 
 
 def require(program: str) -> str:
     """The path of ``program`` (``chromium`` or ``chromedriver``), installed first if needed and possible; else the
-    test skips (outside CI) or fails (in CI)."""
+    test skips (outside CI) or fails (in CI). Test workers install one at a time (apt holds one lock: a second
+    apt-get fails at once instead of waiting)."""
     names = [program, "chromium-browser"] if program == "chromium" else [program]
     found = next((p for p in map(shutil.which, names) if p), None)
     if not found:
-        _apt_install(PACKAGES[program])
-        found = next((p for p in map(shutil.which, names) if p), None)
+        with open(Path(tempfile.gettempdir()) / "srlora-browser-install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = next((p for p in map(shutil.which, names) if p), None)  # another worker may have installed it
+            if not found:
+                _apt_install(PACKAGES[program])
+                found = next((p for p in map(shutil.which, names) if p), None)
     if not found:
         reason = f"{program} is not installed and could not be (needs apt-get as root or with sudo)"
         if in_ci():

@@ -239,6 +239,15 @@ return {
 """
 #: Scroll to every cell with a figure, wait for its images to decode, and count those on screen; the last figure is
 #: left in view (for the screenshot).
+#: The interpreter of the open notebook's kernel, asked of the kernel itself (nothing enters the notebook).
+KERNEL_PYTHON = """
+const done = arguments[arguments.length - 1];
+const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+const future = kernel.requestExecute({code: 'import sys; print(sys.executable, end="")', store_history: false});
+let out = '';
+future.onIOPub = msg => { if (msg.header.msg_type === 'stream') { out += msg.content.text; } };
+future.done.then(() => done(out));
+"""
 SHOW_FIGURES = """
 const done = arguments[arguments.length - 1];
 (async () => {
@@ -290,10 +299,6 @@ def lab(kit):
                 time.sleep(0.5)
         else:
             pytest.fail("JupyterLab did not answer within 60 s")
-        with urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=10) as answer:
-            specs = json.load(answer)
-        python = specs["kernelspecs"][specs["default"]]["spec"]["argv"][0]  # the lessons' kernel: the kit's python
-        assert Path(python) == kit.python, f"JupyterLab's default kernel runs {python}, not {kit.python}"
         yield url, token
     finally:
         server.terminate()
@@ -339,6 +344,8 @@ def test_a_lesson_runs_all_cells_in_jupyterlab_in_a_browser(kit, lab, browser, l
     browser.get(f"{url}/lab/tree/{lesson}.ipynb?token={token}")
     state = _wait(browser, lambda s: s["path"] == f"{lesson}.ipynb" and s["kernel"] == "idle", 120, "kernel ready")
     assert state["first_tags"] == ["parameters"], f"{lesson}: the first code cell is not the parameters cell"
+    python = browser.execute_async_script(KERNEL_PYTHON)
+    assert Path(python) == kit.python, f"{lesson}: the kernel runs {python}, not the kit's environment"
     start = time.monotonic()
     browser.execute_script("return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     _wait(browser, lambda s: s["pending"] == s["cells"], 30, "outputs cleared")
