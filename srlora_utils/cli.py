@@ -186,7 +186,7 @@ def _add_sweep(sub) -> None:
     w.add_argument("--workers", type=int, default=None, help="data-loading processes per run (default: the grid's)")
     w.add_argument(
         "--jobs", type=int, default=1,
-        help="local worker processes sharing the grid (each gets shard i/N and cores/N threads); on a 2-core CPU, "
+        help="local worker processes taking the grid's runs from one queue (cores/N threads each); on a 2-core CPU, "
              "--jobs 2 trains about 1.4x more runs per hour than one process",
     )  # fmt: skip
     w.add_argument("--dry-run", action="store_true", help="list the runs and how many are done; train nothing")
@@ -259,25 +259,23 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _local_jobs(args: argparse.Namespace) -> int:
-    """``sweep --jobs N``: N processes of this command, shard i/N each, with the machine's cores split between
-    them; they share only the records (safe for concurrent writers). Returns the worst exit status."""
-    import os
-    import subprocess
-    import sys
+    """``sweep --jobs N``: N local worker processes fed from one queue of the grid's missing runs, the machine's cores
+    split between them (:func:`~srlora_utils.experiments.launch.run_local_jobs`)."""
+    from .experiments.grids import grid_configs, grid_settings
+    from .experiments.launch import local_threads, run_local_jobs
 
     if args.shard is not None:
-        raise SrLoraError("--jobs and --shard exclude each other: --jobs N runs shards 0/N ... N-1/N itself")
-    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    argv = ["sweep", args.grid, "--records", args.records] + (["--tiny"] if args.tiny else [])
-    for name in ("workers", "backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "device"):
-        value = getattr(args, name)
-        if value is not None:
-            argv += [f"--{name.replace('_', '-')}", *map(str, value if isinstance(value, list) else [value])]
-    print(f"{args.jobs} local jobs, {threads} thread(s) each -> {args.records}")
-    procs = [subprocess.Popen([sys.executable, "-m", "srlora_utils.cli", *argv, "--shard", f"{i}/{args.jobs}"],
-                              env=env) for i in range(args.jobs)]  # fmt: skip
-    return max(p.wait() for p in procs)
+        raise SrLoraError("--jobs and --shard exclude each other: --jobs N shares the whole grid out itself")
+    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
+    settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
+    configs = grid_configs(settings)
+    if args.device is not None:  # where a run executes does not change what it is: the key stays the grid's
+        configs = [dataclasses.replace(c, device=args.device) for c in configs]
+    print(f"{args.jobs} local jobs, {local_threads(args.jobs)} thread(s) each, one shared queue -> {args.records}")
+    trained = run_local_jobs(configs, args.records, args.jobs, settings.get("stop_at_perfect_val", False))
+    print(f"{trained} runs trained now, {len(configs) - trained} already in {args.records}; "
+          f"tables: srlora report {args.records}")  # fmt: skip
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

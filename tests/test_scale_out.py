@@ -15,8 +15,8 @@ import pytest
 
 import srlora_utils as S
 from srlora_utils.experiments.grids import grid_configs, grid_settings
-from srlora_utils.experiments.launch import worker_share
-from srlora_utils.training.config import config_key
+from srlora_utils.experiments.launch import run_local_jobs, worker_share
+from srlora_utils.training.config import TrainConfig, config_key
 from srlora_utils.training.records import append_record, read_records
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,18 +114,33 @@ def test_torchrun_with_three_processes_records_every_run_once(tmp_path):
 
 @pytest.mark.slow
 def test_local_jobs_split_the_grid_and_the_machine(tmp_path):
-    """`sweep --jobs 2`: two processes of one thread each (on 2 cores), shards 0/2 and 1/2, the grid's runs once."""
+    """`sweep --jobs 2`: two worker processes of one thread each (on 2 cores) fed from one queue, the grid's runs
+    once; a second launch finds nothing left to train."""
     records = tmp_path / "runs.jsonl"
     cmd = [SRLORA, "sweep", str(QUICK_GRID), "--records", str(records), "--seeds", "0", "1", "--jobs", "2"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     threads = max(1, (os.cpu_count() or 1) // 2)
-    assert f"2 local jobs, {threads} thread(s) each" in out.stdout and "share 0/2" in out.stdout
-    assert "share 1/2" in out.stdout
+    assert f"2 local jobs, {threads} thread(s) each, one shared queue" in out.stdout
     settings = grid_settings(str(QUICK_GRID), seeds=[0, 1])
+    runs = len(grid_configs(settings))
+    assert f"{runs} runs trained now, 0 already in" in out.stdout
     assert _keys(read_records(records)) == sorted(config_key(c) for c in grid_configs(settings))
+    again = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+    assert again.returncode == 0 and f"0 runs trained now, {runs} already in" in again.stdout, again.stderr[-2000:]
     refused = subprocess.run(cmd + ["--shard", "0/2"], capture_output=True, text=True, env=_env())
     assert refused.returncode == 2 and "--jobs and --shard exclude each other" in refused.stderr
+
+
+def test_a_failing_run_stops_the_local_queue_with_its_own_one_line_error(tmp_path):
+    """A worker's error reaches the caller as the same SrLoraError, and nothing is recorded for it."""
+    records = tmp_path / "runs.jsonl"
+    bad = TrainConfig(task="imagefolder", method="linear_probe", epochs=1, img_size=28)  # no root: refused
+    with pytest.raises(S.SrLoraError, match="task 'imagefolder' reads a local tree"):
+        run_local_jobs([bad], str(records), jobs=2, progress=False)
+    assert not records.exists()
+    with pytest.raises(S.SrLoraError, match="--jobs 0"):
+        run_local_jobs([bad], str(records), jobs=0)
 
 
 @pytest.mark.slow

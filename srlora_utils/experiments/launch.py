@@ -9,6 +9,10 @@
 
 Shares are every n-th run from the i-th (:func:`~srlora_utils.experiments.sweeps.shard`): deterministic, disjoint, and
 together exactly the grid. No process talks to another: they share only the records location.
+
+On one machine, ``srlora sweep --jobs N`` (:func:`run_local_jobs`) does better than N fixed shares: N worker processes
+take the grid's runs from one queue, each the next run as soon as it finishes one, so no worker idles while runs
+remain (fixed shares of unequal runs leave cores idle at the end).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import SrLoraError
+from ..training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -53,3 +58,58 @@ def worker_share(shard: str | None = None) -> WorkerShare:
         first = _int_env("SLURM_ARRAY_TASK_MIN") if "SLURM_ARRAY_TASK_MIN" in os.environ else 0
         return WorkerShare(f"{task - first}/{count}", None, f"SLURM array task {task} of {count}")
     return WorkerShare(None, None, "one process: the whole grid")
+
+
+def _one_worker(threads: int) -> None:
+    """A local job's start: its share of the machine's cores."""
+    import torch
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    torch.set_num_threads(threads)
+
+
+def _train_one(cfg: TrainConfig, records: str, stop_at_perfect_val: bool) -> None:
+    from ..training.run import train
+
+    train(cfg, records=records, progress=False, stop_at_perfect_val=stop_at_perfect_val)
+
+
+def local_threads(jobs: int) -> int:
+    """Threads per local job: the machine's cores split evenly (two busy threads on one core slow both)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def run_local_jobs(
+    configs: list[TrainConfig], records: str, jobs: int, stop_at_perfect_val: bool = False, progress: bool = True
+) -> int:
+    """Train the runs of ``configs`` that ``records`` lacks on ``jobs`` local worker processes fed from one queue, in
+    the grid's order, with :func:`local_threads` threads each; every run is recorded by the worker that trained it (the
+    records are safe for concurrent writers), so an interrupted sweep resumes from them. ``stop_at_perfect_val`` as
+    :func:`~srlora_utils.training.run.train`; ``progress`` shows one bar over the runs. Returns the runs trained; the
+    first failure stops the queue and is raised."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from ..training.config import config_key
+    from ..training.records import done_keys
+
+    if jobs < 1:
+        raise SrLoraError(f"--jobs {jobs}: use 1 or more local jobs")
+    done = done_keys(records)
+    left = [c for c in configs if config_key(c) not in done]
+    if not left:
+        return 0
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
+    threads = local_threads(jobs)
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_worker, initargs=(threads,)) as pool:
+        futures = [pool.submit(_train_one, c, records, stop_at_perfect_val) for c in left]
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{jobs} jobs", disable=not progress):
+                future.result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return len(left)
