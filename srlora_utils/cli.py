@@ -222,8 +222,19 @@ def _lessons(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
+def _sweep_grid(args: argparse.Namespace, device: str | None) -> tuple[dict, list]:
+    """The grid ``srlora sweep`` names, with its options on top: its settings and runs (executed on ``device``)."""
     from .experiments.grids import grid_configs, grid_settings
+
+    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
+    settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
+    configs = grid_configs(settings)
+    if device is not None:  # where a run executes does not change what it is: the key stays the grid's
+        configs = [dataclasses.replace(c, device=device) for c in configs]
+    return settings, configs
+
+
+def _sweep(args: argparse.Namespace) -> int:
     from .experiments.launch import worker_share
     from .experiments.sweeps import run_configs, shard
     from .training.config import config_key
@@ -231,13 +242,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     if args.jobs > 1 and not args.dry_run:
         return _local_jobs(args)
-    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
-    settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
-    configs = grid_configs(settings)
     share = worker_share(args.shard)
-    device = args.device or share.device
-    if device is not None:  # where a run executes does not change what it is: the key stays the grid's
-        configs = [dataclasses.replace(c, device=device) for c in configs]
+    settings, configs = _sweep_grid(args, args.device or share.device)
     mine = shard(configs, share.shard)
     done = done_keys(args.records)
     left = [c for c in mine if config_key(c) not in done]
@@ -261,16 +267,11 @@ def _sweep(args: argparse.Namespace) -> int:
 def _local_jobs(args: argparse.Namespace) -> int:
     """``sweep --jobs N``: N local worker processes fed from one queue of the grid's missing runs, the machine's cores
     split between them (:func:`~srlora_utils.experiments.launch.run_local_jobs`)."""
-    from .experiments.grids import grid_configs, grid_settings
     from .experiments.launch import local_threads, run_local_jobs
 
     if args.shard is not None:
         raise SrLoraError("--jobs and --shard exclude each other: --jobs N shares the whole grid out itself")
-    keys = ("backbone", "img_size", "epochs", "shots", "exps", "seeds", "methods", "workers")
-    settings = grid_settings(args.grid, args.tiny, **{k: getattr(args, k) for k in keys})
-    configs = grid_configs(settings)
-    if args.device is not None:  # where a run executes does not change what it is: the key stays the grid's
-        configs = [dataclasses.replace(c, device=args.device) for c in configs]
+    settings, configs = _sweep_grid(args, args.device)
     print(f"{args.jobs} local jobs, {local_threads(args.jobs)} thread(s) each, one shared queue -> {args.records}")
     trained = run_local_jobs(configs, args.records, args.jobs, settings.get("stop_at_perfect_val", False))
     print(f"{trained} runs trained now, {len(configs) - trained} already in {args.records}; "

@@ -124,13 +124,11 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
     :func:`~srlora_utils.experiments.sweeps.summary_table`)
     against trainable parameters, one point per method, titled ``title``."""
     ax = _axes(None, (7, 4))
-    means = summary[f"{metric} mean"]
-    for i, ((_, _, method), row) in enumerate(summary.iterrows()):
+    # methods with one parameter count (lora, srlora_budget) share an x: their labels stack, highest mean on top
+    stacked = summary.groupby("trainable_params")[f"{metric} mean"].rank(method="first", ascending=False) - 1
+    for ((_, _, method), row), rank in zip(summary.iterrows(), stacked):
         x, y = row["trainable_params"], row[f"{metric} mean"]
         ax.errorbar(x, y, yerr=row[f"{metric} std"], fmt="o", capsize=3)
-        # methods with one parameter count (lora, srlora_budget) share an x: their labels stack, highest mean on top
-        same = summary["trainable_params"].to_numpy() == x
-        rank = int((means[same] > y).sum() + (means[same].iloc[: same[:i].sum()] == y).sum())
         ax.annotate(method, (x, y), fontsize=8, xytext=(4, 4 - 11 * rank), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (log scale)")

@@ -52,18 +52,22 @@ def output_path(relative: str | os.PathLike) -> Path:
     return (checkout_dir() or Path.cwd()).resolve() / relative
 
 
+def _in_package(path: Path) -> bool:
+    return path.resolve().is_relative_to(PACKAGED)
+
+
 def writable_records(records: str | os.PathLike) -> tuple[Path | None, Path]:
     """A sweep's records as (read-only, written): a file inside the installed package (its shipped copy) is only read,
     and new runs go to the same path under the current directory (:func:`output_path`); any other file is both."""
     path = Path(records).resolve()
-    if path.is_relative_to(PACKAGED):
+    if _in_package(path):
         return path, output_path(path.relative_to(PACKAGED))
     return None, path
 
 
 def check_writable(path: str | os.PathLike) -> None:
     """One-line error when ``path`` lies inside the installed package: the kit never writes into site-packages."""
-    if Path(path).resolve().is_relative_to(PACKAGED):
+    if _in_package(Path(path)):
         raise SrLoraError(f"{path} is inside the installed srlora_utils package, which the kit never writes: "
                           "name a file or folder of yours (records=...)")  # fmt: skip
 

@@ -373,7 +373,7 @@ def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
     ``runs``,
     on the seeds (or MedFMC splits) that every cell of that setting ran, so that each method pairs with them."""
     from .baselines import baseline_runs
-    from .grids import task_exps
+    from .grids import base_config, task_exps
 
     parts = []
     for (task, shots), part in _groups(runs).items():
@@ -381,7 +381,7 @@ def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
         for r in part:
             by_cell.setdefault(cell_name(r), set()).add(r["config"]["seed"])
         seeds = sorted(set.intersection(*by_cell.values()))
-        size = settings.get("medmnist_size", 28) if task.startswith("medmnist:") else 28
+        size = base_config(settings, task).medmnist_size  # the grid's size holds for its MedMNIST tasks only
         exps = task_exps(settings, task)
         parts.append(baseline_runs(task, shots, seeds, settings["img_size"], settings["root"], exps, size))
     return pd.concat(parts, ignore_index=True)

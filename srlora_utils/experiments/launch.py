@@ -61,11 +61,11 @@ def worker_share(shard: str | None = None) -> WorkerShare:
 
 
 def _one_worker(threads: int) -> None:
-    """A local job's start: its share of the machine's cores."""
-    import torch
-
+    """A local job's start: its share of the machine's cores, set before torch (and its thread pools) load."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
+    import torch
+
     torch.set_num_threads(threads)
 
 
