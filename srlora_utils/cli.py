@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_allocate(sub)
     _add_train(sub)
     _add_sweep(sub)
+    _add_tune(sub)
     r = sub.add_parser("report", help="the paper's tables from records, next to the authors' numbers")
     r.add_argument("records", nargs="+", help="JSON-lines records files")
     r.add_argument("--where", nargs="*", default=[], metavar="KEY=VALUE", help="keep runs whose config matches")
@@ -156,18 +158,45 @@ def _add_train(sub) -> None:
     from .data.images import AUGMENTATIONS
     from .data.medmnist import MEDMNIST_SIZES
     from .models.normalization import NORMALIZATIONS
-    from .training.methods import METHODS, SCALINGS  # light: no torch model is built at import
+    from .training.methods import METHODS, PEER_SETUPS, SCALINGS  # light: no torch model is built at import
     from .training.nested import EVAL_RANKS
 
     t = sub.add_parser("train", help="run one few-shot experiment and append its record")
     choices = {"method": METHODS, "augment": AUGMENTATIONS, "normalize": NORMALIZATIONS, "scaling": SCALINGS,
-               "eval_rank": EVAL_RANKS, "medmnist_size": MEDMNIST_SIZES}  # fmt: skip
+               "eval_rank": EVAL_RANKS, "medmnist_size": MEDMNIST_SIZES, "peers": PEER_SETUPS}  # fmt: skip
     for f in dataclasses.fields(TrainConfig):  # one option per field, with TrainConfig's default: no default twice
         t.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=f.default,
                        choices=choices.get(f.name), help=f"{FIELD_HELP[f.name]} (default: {f.default})")  # fmt: skip
     t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
+
+
+def _add_tune(sub) -> None:
+    u = sub.add_parser("tune", help="run a tuned protocol: selection, edge rule, confirmation (resumes from records)")
+    u.add_argument("grid", help="a .toml grid file with a [tuning] table (grids/tuned-study.toml)")
+    u.add_argument("--records", required=True, help="a .jsonl file; recorded runs are skipped")
+    u.add_argument("--jobs", type=int, default=1, help="local processes sharing one queue (default 1)")
+    u.add_argument("--dry-run", action="store_true", help="list the chosen settings and the runs left; train nothing")
+    u.set_defaults(func=_tune)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from .experiments.grids import grid_settings
+    from .experiments.tuning import chosen_table, run_tuned, tuned_records, tuning_state
+
+    if args.dry_run:
+        state = tuning_state(grid_settings(args.grid), tuned_records(args.records))
+    else:
+        state = run_tuned(args.grid, args.records, args.jobs)
+    done = set(tuned_records(args.records))
+    from .training.config import config_key
+
+    runs = state.configs()
+    left = sum(config_key(c) not in done for c in runs)
+    print(chosen_table(state).to_string())
+    print(f"{len(runs)} runs known so far, {left} left to run -> {args.records}")
+    return 0
 
 
 def _add_sweep(sub) -> None:
@@ -321,9 +350,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _field_type(field: dataclasses.Field) -> type:
+def _field_type(field: dataclasses.Field) -> Callable[[str], object]:
     """The command-line type of a TrainConfig field (its annotation without ``| None``)."""
-    return {"int": int, "float": float, "str": str}[str(field.type).removesuffix(" | None")]
+    types: dict[str, Callable[[str], object]] = {"int": int, "float": float, "str": str, "bool": _yes_no}
+    return types[str(field.type).removesuffix(" | None")]
+
+
+def _yes_no(text: str) -> bool:
+    """A boolean option's value: true/false (also yes/no, 1/0)."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "yes", "no", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return value in ("true", "yes", "1")
 
 
 def _one_line(

@@ -33,7 +33,8 @@ def srlora_config(
     """A ``LoraConfig`` putting LoRA on exactly the modules of ``ranks`` with exactly those ranks.
 
     ``alpha``: ``"paper"`` (lora_alpha=1, update scaled by 1/r, as the official code), ``"rslora"``
-    (lora_alpha=1 with rsLoRA's 1/sqrt(r) scaling) or a number (lora_alpha, scale alpha/r).
+    (lora_alpha=1 with rsLoRA's 1/sqrt(r) scaling), ``"unit"`` (lora_alpha=r per module: scale 1, as PiSSA's
+    authors) or a number (lora_alpha, scale alpha/r).
     ``head``: module(s) trained in full and saved with the adapter (the classifier); None for none.
     Other keyword arguments go to ``LoraConfig`` (e.g. ``lora_dropout``).
     """
@@ -45,7 +46,7 @@ def srlora_config(
         raise SrLoraError(
             f"rank {r!r} for {name!r} is not a positive integer: leave modules with rank 0 out of the dict"
         )
-    for key in ("target_modules", "rank_pattern", "r"):
+    for key in ("target_modules", "rank_pattern", "r", "alpha_pattern"):
         if key in lora_kwargs:
             raise SrLoraError(f"{key} is set from the rank dict: do not pass it to srlora_config")
     if alpha == "paper":
@@ -53,10 +54,13 @@ def srlora_config(
     elif alpha == "rslora":
         lora_kwargs.setdefault("lora_alpha", PAPER_ALPHA)
         lora_kwargs["use_rslora"] = True
+    elif alpha == "unit":
+        lora_kwargs["lora_alpha"] = float(Counter(ranks.values()).most_common(1)[0][0])
+        lora_kwargs["alpha_pattern"] = {module_pattern(n): float(r) for n, r in ranks.items()}
     elif isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha > 0:
         lora_kwargs.setdefault("lora_alpha", float(alpha))
     else:
-        raise SrLoraError(f"alpha={alpha!r}: use 'paper', 'rslora' or a positive number")
+        raise SrLoraError(f"alpha={alpha!r}: use 'paper', 'rslora', 'unit' or a positive number")
     from peft import LoraConfig  # imported here: peft pulls in transformers (seconds)
 
     lora_kwargs.setdefault("lora_dropout", 0.0)

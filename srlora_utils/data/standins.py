@@ -9,6 +9,8 @@ import numpy as np
 from .fewshot import FewShotTask, array_task, fixed_holdout
 
 STANDINS = ("digits", "lfw", "textures")
+#: Test patches per class of ``textures`` (the study's first test set) and of ``textures:large-test``.
+TEXTURES_TEST_PER_CLASS = {"": 30, "large-test": 200}
 #: scikit-image images (shipped in the wheel) whose grey-level texture names a class of the ``textures`` stand-in.
 TEXTURE_SOURCES = ("brick", "grass", "gravel", "cell", "immunohistochemistry", "retina")
 
@@ -53,14 +55,24 @@ def _texture_patches(image: np.ndarray, size: int, n: int, rows: tuple[float, fl
 
 
 def load_textures_standin(
-    shots: int, seed: int, img_size: int, augment: str = "official", norm=None, patch: int = 48, per_class: int = 30
+    shots: int,
+    seed: int,
+    img_size: int,
+    augment: str = "official",
+    norm=None,
+    patch: int = 48,
+    per_class: int = 30,
+    variant: str = "",
 ) -> FewShotTask:
     """Grey texture patches from six scikit-image photographs (brick, grass, gravel, cell, immunohistochemistry,
     retina): a stand-in for patch classification as in histology (MedFMC ColonPath), **not medical data**.
 
     Patches of ``patch`` px are cut at fixed, seed-independent positions: the pool (200 per class) from the top
     60% of each image, the test set (``per_class`` per class) from the bottom 35%, so no test pixel is in the pool.
-    Other arguments (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`.
+    ``variant="large-test"`` (task ``textures:large-test``) keeps the pool and those test patches and cuts more from
+    the same band, up to :data:`TEXTURES_TEST_PER_CLASS` per class (1,200 in all: a test accuracy then moves in steps
+    of 0.08 points, not 0.56; the patches overlap, so they are not 1,200 independent images). Other arguments
+    (``shots``, ``seed``, ``img_size``, ``augment``, ``norm``) as :func:`load_task`.
     """
     import skimage.data
     from skimage.color import rgb2gray
@@ -73,11 +85,16 @@ def load_textures_standin(
         grey = img_as_ubyte(rgb2gray(img)) if img.ndim == 3 else img
         pool.append(_texture_patches(grey, patch, 200, (0.0, 0.6), rng))
         test.append(_texture_patches(grey, patch, per_class, (0.65, 1.0), rng))
+        if variant:  # more test patches from their own generator: the pool and the first test patches stay as they are
+            extra = TEXTURES_TEST_PER_CLASS[variant] - per_class
+            test[-1] = np.concatenate([test[-1], _texture_patches(grey, patch, extra, (0.65, 1.0),
+                                                                  np.random.default_rng([2025, c]))])  # fmt: skip
         pool_y += [c] * 200
-        test_y += [c] * per_class
+        test_y += [c] * len(test[-1])
     to_rgb = lambda a: np.repeat(np.concatenate(a)[..., None], 3, axis=-1)
     return array_task(
-        "textures", to_rgb(pool), np.array(pool_y), to_rgb(test), np.array(test_y), list(TEXTURE_SOURCES),
+        "textures" + (f":{variant}" if variant else ""),
+        to_rgb(pool), np.array(pool_y), to_rgb(test), np.array(test_y), list(TEXTURE_SOURCES),
         shots, seed, img_size, standin=True, augment=augment, norm=norm,
         description="grey texture patches of six scikit-image photographs: stand-in for histology-like patch "
         "classification, not medical data",

@@ -22,7 +22,7 @@ from .medfmc import check_medfmc_exp, load_medfmc
 from .medmnist import MEDMNIST_SIZES, load_medmnist
 from .paths import resolve_root
 from .shipped import DATA_GUIDE, kit_file
-from .standins import load_digits_standin, load_lfw_standin, load_textures_standin
+from .standins import TEXTURES_TEST_PER_CLASS, load_digits_standin, load_lfw_standin, load_textures_standin
 from .vtab import load_vtab
 
 
@@ -84,7 +84,8 @@ def _standin(loader: Callable[..., FewShotTask]) -> Callable[[TaskRequest], FewS
 for _builtin in (
     TaskFamily("digits", "digits", _standin(load_digits_standin), folder=False),
     TaskFamily("lfw", "lfw", _standin(load_lfw_standin), folder=False),
-    TaskFamily("textures", "textures", _standin(load_textures_standin), folder=False),
+    TaskFamily("textures", "textures[:large-test]", folder=False, load=lambda r: load_textures_standin(
+        r.shots, r.seed, r.img_size, r.augment, r.norm, variant=_textures_variant(r.sub))),
     TaskFamily("vtab", "vtab:<task>",
                lambda r: load_vtab(r.sub, r.path, r.shots, r.seed, r.img_size, r.augment, r.norm)),
     TaskFamily("medfmc", "medfmc:<chest|colon|endo>", official_splits=True,
@@ -96,6 +97,12 @@ for _builtin in (
                                                                           r.augment, r.norm)),
 ):  # fmt: skip
     register_task(_builtin)
+
+
+def _textures_variant(sub: str) -> str:
+    if sub not in TEXTURES_TEST_PER_CLASS:
+        raise SrLoraError(f"unknown task 'textures:{sub}': use textures or textures:large-test (1,200 test patches)")
+    return sub
 
 
 def _family(name: str) -> TaskFamily:

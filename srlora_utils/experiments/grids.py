@@ -61,13 +61,16 @@ GRID_KEYS = {
     "questions": "table: question id -> the question, as registered before the study ran (read by reports)",
     "primary": "table: the primary comparison (method, reference, half_width in points, margin, confidence)",
     "blocks": "array of sub-grids ([[blocks]]) that override the settings above; the grid is their union",
+    "vary": "table: setting -> list of values; a block runs every combination (e.g. lr and scaling: candidates to "
+    "select from)",
+    "tuning": "table: how a tuned protocol selects and confirms (srlora_utils.experiments.tuning.TuningPlan)",
 }
 #: Old spellings of grid keys, still read: old -> today's.
 KEY_ALIASES = {"warmup": "warmup_iters"}
 #: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.experiments.baseline_study.StudyDesign`).
 PRIMARY_KEYS = ("method", "reference", "half_width", "margin", "confidence", "planning_sd")
 #: Keys a ``[[blocks]]`` entry may set: what varies between the parts of one study.
-BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds")
+BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds", "vary")
 #: A grid without ``base`` starts from TrainConfig's defaults, one seed and no MedFMC splits.
 _DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in SETTING_FIELDS},
              "seeds": [TrainConfig.seed], "exps": None}  # fmt: skip
@@ -146,12 +149,16 @@ _KEY_TYPES: dict[str, tuple[Check, str]] = {
     "questions": (lambda v: isinstance(v, dict) and all(_text(x) for x in v.values()), "a table question id -> text"),
     "primary": (_primary, "a table of method and reference (names) and numbers (half_width, margin, ...)"),
     "blocks": (lambda v: isinstance(v, list), "an array of tables ([[blocks]])"),
+    "vary": (lambda v: isinstance(v, dict) and bool(v) and all(isinstance(x, list) and x for x in v.values()),
+             "a table setting -> non-empty list of values"),
+    "tuning": (lambda v: isinstance(v, dict), "a table (see srlora_utils.experiments.tuning)"),
     "name": (_text, "a text"),
     "question": (_text, "a text"),
 }  # fmt: skip
 #: The checks of a run's settings by their TrainConfig field's type (TOML has no null: never None in a grid).
 _FIELD_TYPES: dict[str, tuple[Check, str]] = {
     "int": (lambda v: _int(v, 0), "an integer, 0 or more"), "float": (_number, "a number"), "str": (_text, "a text"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
 }  # fmt: skip
 
 
@@ -205,8 +212,17 @@ def _check_methods(where: str, settings: dict) -> None:
     bad = sorted(set(settings.get("methods", [])) - set(METHODS))
     if bad or not settings.get("methods"):
         raise SrLoraError(f"{where}: methods {bad or '(none)'} unknown or missing; use some of {', '.join(METHODS)}")
-    if settings.get("scaling", "paper") not in SCALINGS:
-        raise SrLoraError(f"{where}: scaling {settings['scaling']!r} unknown; use one of {', '.join(SCALINGS)}")
+    vary = settings.get("vary", {})
+    unknown = sorted(set(vary) - set(SETTING_FIELDS))
+    if unknown:
+        raise SrLoraError(f"{where}: vary names {unknown}, which are not settings; use some of "
+                          f"{', '.join(SETTING_FIELDS)}")  # fmt: skip
+    for name, values in vary.items():
+        for value in values:
+            _check_types(f"{where}: vary.{name}", {name: value})
+    for scaling in vary.get("scaling", [settings.get("scaling", "paper")]):
+        if scaling not in SCALINGS:
+            raise SrLoraError(f"{where}: scaling {scaling!r} unknown; use one of {', '.join(SCALINGS)}")
 
 
 def grid_blocks(settings: dict) -> list[dict]:
@@ -269,12 +285,22 @@ def grid_configs(settings: dict) -> list[TrainConfig]:
     for part in grid_blocks(settings):
         for task, shots in grid_tasks(part).items():
             seeds = part.get("vtab_seeds", part["seeds"]) if task.startswith("vtab:") else part["seeds"]
-            for cfg in sweep_configs(base_config(part, task), part["methods"], seeds, shots, task_exps(part, task)):
-                key = config_key(cfg)
-                if key not in seen:
-                    seen.add(key)
-                    configs.append(cfg)
+            for changes in vary_settings(part):
+                base = base_config(part, task, **changes)
+                for cfg in sweep_configs(base, part["methods"], seeds, shots, task_exps(part, task)):
+                    key = config_key(cfg)
+                    if key not in seen:
+                        seen.add(key)
+                        configs.append(cfg)
     return configs
+
+
+def vary_settings(part: dict) -> list[dict]:
+    """Every combination of a block's ``vary`` table (setting -> values), in the table's order: [{}] without one."""
+    import itertools
+
+    vary = part.get("vary") or {}
+    return [dict(zip(vary, values)) for values in itertools.product(*vary.values())]
 
 
 def grid_settings(grid: str, tiny: bool = False, **overrides) -> dict:

@@ -18,6 +18,7 @@ remain (fixed shares of unequal runs leave cores idle at the end).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SrLoraError
@@ -88,8 +89,19 @@ def run_local_jobs(
     records are safe for concurrent writers), so an interrupted sweep resumes from them. ``stop_at_perfect_val`` as
     :func:`~srlora_utils.training.run.train`; ``progress`` shows one bar over the runs. Returns the runs trained; the
     first failure stops the queue and is raised."""
+    return run_queue(lambda: configs, records, jobs, stop_at_perfect_val, progress)
+
+
+def run_queue(
+    plan: Callable[[], list[TrainConfig]], records: str, jobs: int, stop_at_perfect_val: bool = False,
+    progress: bool = True,
+) -> int:  # fmt: skip
+    """As :func:`run_local_jobs`, for a study whose runs depend on earlier ones: each time a worker is free, ``plan()``
+    is asked again (it reads the records) and its first run that is neither recorded nor running goes to that worker,
+    so ``plan()``'s order is the priority and runs it adds later (a confirmation once a selection is complete) go
+    ahead of the rest. Returns the runs trained."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     from tqdm.auto import tqdm
 
@@ -98,18 +110,39 @@ def run_local_jobs(
 
     if jobs < 1:
         raise SrLoraError(f"--jobs {jobs}: use 1 or more local jobs")
-    done = done_keys(records)
-    left = [c for c in configs if config_key(c) not in done]
-    if not left:
-        return 0
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
     threads = local_threads(jobs)
+    running: dict[Future, str] = {}
+    submitted: set[str] = set()
+    trained = 0
+    bar = tqdm(total=0, desc=f"{jobs} jobs", disable=not progress)
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_worker, initargs=(threads,)) as pool:
-        futures = [pool.submit(_train_one, c, records, stop_at_perfect_val) for c in left]
+
+        def top_up() -> None:
+            done, busy = done_keys(records), set(running.values())
+            left = [c for c in plan() if config_key(c) not in done and config_key(c) not in busy]
+            for c in left[: jobs - len(running)]:
+                key = config_key(c)
+                if key in submitted:  # trained, yet not in the records: never train it twice
+                    raise SrLoraError(f"run {key} finished but {records} has no record of it: check the records file")
+                submitted.add(key)
+                running[pool.submit(_train_one, c, records, stop_at_perfect_val)] = key
+            bar.total = trained + len(busy) + len(left)
+            bar.refresh()
+
         try:
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"{jobs} jobs", disable=not progress):
-                future.result()
+            top_up()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    del running[future]
+                    future.result()
+                    trained += 1
+                    bar.update(1)
+                top_up()
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return len(left)
+        finally:
+            bar.close()
+    return trained

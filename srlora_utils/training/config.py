@@ -36,6 +36,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     r: int = 8
     scaling: str = "paper"
+    peers: str = "study"
+    eva_whiten: bool = False
+    select_after_warmup: bool = False
     eval_rank: str = "full"
     root: str | None = None
     workers: int = 0
@@ -68,7 +71,12 @@ FIELD_HELP = {
     "warmup_iters": "linear warm-up steps before the cosine schedule",
     "grad_clip": "gradient norm clip (0: none)",
     "r": "LoRA's uniform rank, and the reference of the budget rule",
-    "scaling": "LoRA update scale: paper (1/r, the official code's) or rslora (1/sqrt(r))",
+    "scaling": "LoRA update scale: paper (1/r, the official code's), rslora (1/sqrt(r)) or unit (1: lora_alpha = r, "
+    "PiSSA's authors' setting)",
+    "peers": "how AdaLoRA and EVA are set up: study (as the registered baseline study ran them) or authors (as their "
+    "authors and PEFT recommend: docs/peers.md)",
+    "eva_whiten": "EVA: whiten the initial singular vectors (PEFT's EvaConfig.whiten); eva only",
+    "select_after_warmup": "the best epoch is chosen only among epochs that end after the warm-up",
     "eval_rank": "nested methods: full, or random (a random rank at evaluation, as the official code)",
     "root": "dataset folder; relative ones are read under the data folder ($SRLORA_DATA or the repository's data/)",
     "workers": "data-loading processes per run (part of the run: augmentations differ between settings)",
@@ -84,7 +92,12 @@ EXECUTION_FIELDS = ("device",)
 LEGACY_FIELDS: dict[str, object] = {"extra": {}}
 #: Fields added after records were written, with their defaults: at its default such a field stays out of the key, so
 #: a run whose config never set it keeps the key it had before the field existed.
-ADDED_FIELDS: dict[str, object] = {"medmnist_size": 28}
+ADDED_FIELDS: dict[str, object] = {
+    "medmnist_size": 28,
+    "peers": "study",
+    "eva_whiten": False,
+    "select_after_warmup": False,
+}
 
 
 def config_key(cfg: TrainConfig) -> str:

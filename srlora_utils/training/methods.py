@@ -26,7 +26,12 @@ from ..errors import SrLoraError
 from .nested import NestedRankSampler
 
 Kind = Literal["head", "full", "lora"]
-SCALINGS: tuple[str, ...] = ("paper", "rslora")
+SCALINGS: tuple[str, ...] = ("paper", "rslora", "unit")
+#: How the peers AdaLoRA and EVA are set up: ``study`` as the registered baseline study ran them (AdaLoRA at
+#: lora_alpha 8 whatever the scaling, EVA from one batch of the training split), ``authors`` as their authors and PEFT
+#: recommend (docs/peers.md: AdaLoRA's scale matched to LoRA r=8's under the run's scaling, EVA's statistics from
+#: repeated augmented batches until they converge).
+PEER_SETUPS: tuple[str, ...] = ("study", "authors")
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ class MethodContext:
 
     ``total_steps`` sets AdaLoRA's schedule; ``init_loader`` yields ``(images, labels)`` training batches
     for EVA; ``scaling``: ``paper`` (lora_alpha=1, update scaled by 1/r) or ``rslora`` (1/sqrt(r));
-    ``eval_rank``: ``full`` or ``random`` (the official evaluation) for nested methods.
+    ``eval_rank``: ``full`` or ``random`` (the official evaluation) for nested methods; ``peers``: one of
+    :data:`PEER_SETUPS`; ``eva_whiten``: EVA's whitening.
     """
 
     r: int = 8
@@ -109,6 +115,8 @@ class MethodContext:
     init_loader: Iterable | None = None
     scaling: str = "paper"
     eval_rank: str = "full"
+    peers: str = "study"
+    eva_whiten: bool = False
 
 
 @dataclass
@@ -242,15 +250,26 @@ def adalora_schedule(total_steps: int) -> dict[str, Any]:
     return {"tinit": tinit, "tfinal": tfinal, "deltaT": delta, "total_step": total_steps}
 
 
+def adalora_alpha(ctx: MethodContext) -> float:
+    """AdaLoRA's ``lora_alpha``. PEFT scales its update by ``lora_alpha / init_r``; under ``peers="authors"`` the
+    alpha makes that scale LoRA r's under the run's scaling (``1/r``, ``1/sqrt(r)`` or 1), so the two differ only in
+    how they allocate; under ``peers="study"`` it is :data:`ADALORA_DEFAULTS`'s 8 whatever the scaling."""
+    init_r = ADALORA_DEFAULTS["init_r"]
+    if ctx.peers == "study":
+        return float(ADALORA_DEFAULTS["lora_alpha"])
+    return init_r * {"paper": 1 / ctx.r, "rslora": ctx.r**-0.5, "unit": 1.0}[ctx.scaling]
+
+
 def _build_adalora(backbone, ranks, ctx) -> AdaptedModel:
     import peft
 
     if ctx.total_steps is None:
         raise SrLoraError("adalora needs the run's total number of steps (MethodContext.total_steps)")
-    d = ADALORA_DEFAULTS
-    cfg = srlora_config(ranks, alpha=d["lora_alpha"])  # the target and the head as every other LoRA method
+    d, alpha = ADALORA_DEFAULTS, adalora_alpha(ctx)
+    cfg = srlora_config(ranks, alpha=alpha)  # the target and the head as every other LoRA method
     config = peft.AdaLoraConfig(
-        target_r=ctx.r, init_r=d["init_r"], lora_alpha=d["lora_alpha"], orth_reg_weight=d["orth_reg_weight"],
+        target_r=ctx.r, init_r=d["init_r"], lora_alpha=alpha,  # type: ignore[arg-type]  # a float works: 1.5 at 1/r
+        orth_reg_weight=d["orth_reg_weight"],
         beta1=d["beta1"], beta2=d["beta2"], target_modules=cfg.target_modules, modules_to_save=cfg.modules_to_save,
         **adalora_schedule(ctx.total_steps),
     )  # fmt: skip
@@ -271,7 +290,7 @@ def _build_eva(backbone, ranks, ctx) -> AdaptedModel:
 
     if ctx.init_loader is None:
         raise SrLoraError("eva needs training batches (MethodContext.init_loader) to initialise")
-    eva = peft.EvaConfig(**EVA_DEFAULTS)
+    eva = peft.EvaConfig(**EVA_DEFAULTS, whiten=ctx.eva_whiten)
     model = peft.get_peft_model(
         backbone, srlora_config(ranks, **_lora_kwargs(ctx), init_lora_weights="eva", eva_config=eva),
         low_cpu_mem_usage=True,
@@ -281,6 +300,19 @@ def _build_eva(backbone, ranks, ctx) -> AdaptedModel:
         prepare_layer_inputs_fn=None, show_progress_bar=False,
     )  # fmt: skip
     return AdaptedModel(model, None)
+
+
+def update_scale(model: nn.Module, adapter: str = "default") -> float:
+    """The median over adapted modules of the factor PEFT multiplies the low-rank update by (LoRA, DoRA, PiSSA, EVA:
+    ``scaling``, e.g. 1/r; AdaLoRA: ``lora_alpha / init_r``): how budget-matched methods compare in step size."""
+    scales = []
+    for module in model.modules():
+        scaling = getattr(module, "scaling", None)
+        if isinstance(scaling, dict) and adapter in scaling:
+            ranknum = getattr(module, "ranknum", None)
+            divide = float(ranknum[adapter].item()) if isinstance(ranknum, nn.ParameterDict) else 1.0
+            scales.append(float(scaling[adapter]) / divide)
+    return float(np.median(scales)) if scales else float("nan")
 
 
 _BUILDERS: dict[str, Callable[[nn.Module, dict[str, int], MethodContext], AdaptedModel]] = {
@@ -296,6 +328,12 @@ def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None =
     ``lora_params`` and ``init_s`` (seconds to profile, allocate, wrap and initialise).
     """
     spec, ctx = get_spec(method), ctx or MethodContext()
+    if ctx.peers not in PEER_SETUPS:
+        raise SrLoraError(f"unknown peers setup {ctx.peers!r}: use one of {', '.join(PEER_SETUPS)}")
+    if ctx.eva_whiten and spec.adapter != "eva":
+        raise SrLoraError(f"eva_whiten applies to eva, not {method!r}: drop it")
+    if ctx.scaling == "unit" and spec.nested:
+        raise SrLoraError(f"scaling='unit' is not defined for the nested method {method!r}: use paper or rslora")
     t0 = time.perf_counter()
     if spec.kind != "lora":
         for name, p in backbone.named_parameters():
@@ -309,7 +347,8 @@ def prepare_method(backbone: nn.Module, method: str, ctx: MethodContext | None =
         if spec.nested:
             adapted.sampler = NestedRankSampler(adapted.model, ctx.seed, ctx.eval_rank, rslora=ctx.scaling == "rslora")
         ranks = adapted.ranks()
-        adapted.info.update(ranks=ranks, lora_params=lora_parameter_count(ranks, backbone))
+        adapted.info.update(ranks=ranks, lora_params=lora_parameter_count(ranks, backbone),
+                            update_scale=update_scale(adapted.model))  # fmt: skip
     adapted.info.update(
         method=method,
         trainable_params=sum(p.numel() for p in adapted.model.parameters() if p.requires_grad),

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 
 from ..core.allocation import lora_parameter_count
@@ -98,7 +98,8 @@ def _fit(
     """Train for ``cfg.epochs``; returns history, the best epoch's trainable state, its epoch and metric, step times.
 
     The best epoch is chosen on the validation split only, among epochs the method allows (AdaLoRA: once
-    its rank budget is final); the first of equal scores wins. ``stop_at_perfect_val``: end training once a
+    its rank budget is final) and, with ``cfg.select_after_warmup``, that end after the warm-up; the first of equal
+    scores wins. ``stop_at_perfect_val``: end training once a
     selectable epoch scores :data:`PERFECT` on validation; no later epoch could replace it, so the selected model,
     and every test number, are those of the whole schedule (only the history is shorter).
     """
@@ -134,7 +135,7 @@ def _fit(
         history.append(
             {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
         )
-        selectable = step >= adapted.selectable_from_step
+        selectable = step >= adapted.selectable_from_step and (not cfg.select_after_warmup or step > cfg.warmup_iters)
         score = -math.inf if math.isnan(val[metric]) else val[metric]  # a NaN epoch never blocks later ones
         if selectable and (best_state is None or score > best_score):  # model selection on validation only
             best_score, best, best_epoch = score, val[metric], epoch + 1
@@ -165,8 +166,18 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, workers: int
     )  # fmt: skip
 
 
-def init_loader(task: FewShotTask) -> DataLoader:
-    """EVA's data: the training split without augmentation, in batches of up to 64 (a fixed order)."""
+#: EVA under ``peers="authors"``: batches of the augmented training split its statistics may read (it stops earlier
+#: once every layer's components have converged, PEFT's ``tau``).
+EVA_BATCHES = 16
+
+
+def init_loader(task: FewShotTask, peers: str = "study") -> DataLoader:
+    """EVA's data. ``study``: the training split without augmentation, one batch of up to 64 (a fixed order).
+    ``authors``: :data:`EVA_BATCHES` batches, each the whole training split under the training augmentation (EVA's
+    incremental SVD needs more than one batch to converge; a few-shot split has no other images to give it)."""
+    if peers == "authors":
+        repeated: ConcatDataset = ConcatDataset([task.train] * EVA_BATCHES)
+        return DataLoader(repeated, batch_size=len(cast(Sized, task.train)), shuffle=False)
     plain = task.train_without_augmentation()
     return DataLoader(plain, batch_size=min(64, len(cast(Sized, plain))), drop_last=True)
 
@@ -215,6 +226,30 @@ def _test_selected(
     return test, extra
 
 
+@torch.no_grad()
+def attention_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights the attention layers apply now, on CPU: in an adapted model, each adapted layer's base weight plus
+    its low-rank update (PEFT's ``get_delta_weight``; DoRA's magnitude is not included); otherwise every attention
+    Linear's own weight."""
+    adapted, plain = {}, {}
+    for name, module in model.named_modules():
+        if ".attn." not in name + "." or not isinstance(getattr(module, "weight", None), torch.Tensor):
+            continue
+        if hasattr(module, "get_delta_weight") and "default" in getattr(module, "scaling", {}):
+            adapted[name] = (module.get_base_layer().weight + module.get_delta_weight("default")).float().cpu()
+        elif isinstance(module, nn.Linear) and not any(k in name for k in ("lora_", "base_layer")):
+            plain[name] = module.weight.detach().float().cpu().clone()
+    return adapted or plain  # an adapted model: its adapted layers only
+
+
+def weight_change(start: dict[str, torch.Tensor], model: nn.Module) -> float:
+    """Median over attention layers of ``||W_now - W_start|| / ||W_start||`` (Frobenius), from ``start``
+    (:func:`attention_weights` before training) to ``model`` now: 0 for a linear probe; how far an adapter moved."""
+    now = attention_weights(model)
+    changes = [float((now[n] - w).norm() / w.norm()) for n, w in start.items() if n in now and w.norm() > 0]
+    return float(np.median(changes)) if changes else 0.0
+
+
 def train(
     cfg: TrainConfig, records: str | None = None, force: bool = False, progress: bool = True,
     stop_at_perfect_val: bool = False,
@@ -245,10 +280,12 @@ def train(
     }
     ctx = MethodContext(
         r=cfg.r, seed=cfg.seed, total_steps=cfg.epochs * len(loaders["train"]), scaling=cfg.scaling,
-        eval_rank=cfg.eval_rank, init_loader=init_loader(task),
+        eval_rank=cfg.eval_rank, init_loader=init_loader(task, cfg.peers) if get_spec(cfg.method).adapter == "eva"
+        else None, peers=cfg.peers, eva_whiten=cfg.eva_whiten,
     )  # fmt: skip
     adapted = prepare_method(backbone, cfg.method, ctx)
     adapted.model.to(device)
+    start = attention_weights(adapted.model)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
@@ -257,6 +294,7 @@ def train(
     )
     if best_state is None:
         raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
+    test_last = evaluate(adapted.model, loaders["test"], task.multilabel, device, task.benchmark)  # the last epoch's
     test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device, task.benchmark)
     ranks = adapted.ranks()
     peak, peak_kind = _peak_memory(device)
@@ -273,6 +311,10 @@ def train(
         "val": {selection_metric(task.multilabel): best},
         "test": test,
         **extra,
+        "test_last": test_last,
+        "last_epoch": len(history),
+        "weight_change": weight_change(start, adapted.model),
+        "update_scale": adapted.info.get("update_scale"),
         "trainable_params": adapted.info["trainable_params"],
         "ranks": ranks,
         "lora_params": lora_parameter_count(ranks, backbone) if ranks else 0,
