@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -47,9 +47,10 @@ from IPython.display import display
 
 import srlora_utils as S
 from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples, use_data_dir
-from srlora_utils.experiments import (adaptation_gain, allocation_summary, base_config, baseline_table, cost_table,
-                                      example_task, first_repeat, lesson_records, notebook_settings, rank_allocations,
-                                      read_gain, read_ranking, recheck, run_sweep, summary_table, task_exps)
+from srlora_utils.analysis import (adaptation_gain, allocation_summary, cost_table, rank_allocations, read_gain,
+                                   read_ranking)
+from srlora_utils.experiments import (base_config, baseline_table, example_task, first_repeat, lesson_records,
+                                      notebook_settings, recheck, run_sweep, summary_table, task_exps)
 
 pd.set_option("display.precision", 1)
 use_data_dir(data_root)  # where MedFMC/ and medmnist/ are read
@@ -169,7 +170,7 @@ read_gain(gain, metric)
 # Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
 #
 # 1. **One more method.** Train DoRA (`method="dora"`) on the first seed (and split) with the same settings, and put its test metric next to LoRA's on the same seed. One run is one data point: what would you need before calling a difference?
-# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.experiments.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
+# 2. **Paired differences.** Each seed draws its own split and head initialisation, which moves every method at once. Use `paired_differences` (from `srlora_utils.analysis.comparison`) to compare `srlora_budget` with `lora` seed by seed, with a 95% interval.
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: DoRA on the first repeat, with exactly the sweep's settings.
@@ -186,7 +187,7 @@ print(f"{example.display_name}: test {metric} DoRA {dora['test'][metric]:.1f}% v
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: differences to LoRA paired by seed (and split); `verdict`: ahead/behind only if the interval excludes 0.
-from srlora_utils.experiments import paired_differences
+from srlora_utils.analysis import paired_differences
 
 paired = paired_differences([r for r in runs if r["config"]["method"] in ("lora", "srlora_budget")], metric)
 assert list(paired.index.get_level_values("method")) == ["srlora_budget"] * len(paired)

@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -45,7 +45,8 @@ import pandas as pd
 from IPython.display import display
 
 from srlora_utils import show_examples, use_data_dir
-from srlora_utils.experiments import allocation_summary, lesson_records, notebook_settings, run_study
+from srlora_utils.analysis import allocation_summary, run_study
+from srlora_utils.experiments import lesson_records, notebook_settings
 
 pd.set_option("display.precision", 1)
 use_data_dir(data_root)  # where VTAB-1k/ and eurosat/ are read

@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -46,12 +46,12 @@ from IPython.display import display
 
 import srlora_utils as S
 from srlora_utils import METHOD_SPECS, plot_comparisons, plot_rank_allocation, plot_results, use_data_dir
-from srlora_utils.experiments import (
-    Reading, StudyDesign, allocation_atlas, cell_table, comparison_table, cost_table, design_table, grid_configs,
-    grid_settings, official_scaling, paired_differences, random_rank_evaluation, read_baselines, read_design,
-    read_multiplicity, read_power, read_question, read_random_rank, read_spearman, run_configs, seconds_per_run,
-    steps_table, study_files, study_pixel_baselines, study_wall_time, summary_table,
-)
+from srlora_utils.analysis import (Reading, StudyDesign, allocation_atlas, cell_table, comparison_table, cost_table,
+                                   design_table, official_scaling, paired_differences, random_rank_evaluation,
+                                   read_baselines, read_design, read_multiplicity, read_power, read_question,
+                                   read_random_rank, read_spearman, seconds_per_run, steps_table, study_files,
+                                   study_pixel_baselines, study_wall_time)
+from srlora_utils.experiments import grid_configs, grid_settings, run_configs, summary_table
 
 pd.set_option("display.precision", 2)
 use_data_dir(data_root)  # the tutorial and paper presets read their data there

@@ -47,9 +47,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from srlora_utils import SrLoraError, use_data_dir, use_fixture_data, work_dir
-from srlora_utils.experiments import (base_config, compute_plan, data_check, format_report, grid_commands,
-                                      grid_settings, measure_step, plot_medfmc_auc, grid_configs, grid_tasks,
-                                      lesson_records, protocol_differences, read_fixture_results, recheck,
+from srlora_utils.analysis import (compute_plan, data_check, format_report, grid_commands, measure_step,
+                                   plot_medfmc_auc, protocol_differences, read_fixture_results)
+from srlora_utils.experiments import (base_config, grid_configs, grid_settings, grid_tasks, lesson_records, recheck,
                                       run_configs)
 
 pd.set_option("display.max_colwidth", 120)
@@ -181,6 +181,6 @@ print(f"{len(mine)} runs; about {compute_plan(mine, step, check).loc['total', 'h
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: the report restricted to one method (the same filter as `srlora report FILE --where method=srlora`).
-from srlora_utils.experiments import select_records
+from srlora_utils.analysis import select_records
 
 print(format_report(select_records(runs, ["method=srlora"])))

@@ -35,9 +35,9 @@ _LAZY = {
     "use_data_dir": "data.paths",
     "work_dir": "data.shipped",
     "display_path": "data.shipped",
-    "Reading": "experiments.readings",
-    "allocation_experiment": "experiments.controlled",
-    "experiment_reading": "experiments.controlled",
+    "Reading": "analysis.readings",
+    "allocation_experiment": "analysis.controlled",
+    "experiment_reading": "analysis.controlled",
     **{name: "plotting" for name in (
         "plot_allocation_experiment", "plot_comparisons", "plot_profile", "plot_rank_allocation", "plot_results",
         "plot_spectra", "plot_training_curves", "show_examples",

@@ -309,14 +309,14 @@ def _local_jobs(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .experiments.report import report_file
+    from .analysis.report import report_file
 
     print(report_file(args.records, args.where))
     return 0
 
 
 def _check_backbone(args: argparse.Namespace) -> int:
-    from .experiments.reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone
+    from .analysis.reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone
 
     found = []
     for name in args.names or OFFICIAL_BACKBONE_CANDIDATES:

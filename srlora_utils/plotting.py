@@ -138,7 +138,7 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
 
 
 def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure:
-    """One panel per need of :func:`~srlora_utils.experiments.controlled.allocation_experiment` (``table``): relative
+    """One panel per need of :func:`~srlora_utils.analysis.controlled.allocation_experiment` (``table``): relative
     fit error against the parameter budget, uniform LoRA and stable-rank allocation; ``backbone`` names the model
     whose stable ranks were used."""
     needs = list(dict.fromkeys(table["need"]))
@@ -168,7 +168,7 @@ VERDICT_COLOURS = {"ahead": "tab:green", "behind": "tab:red", "not resolved": "t
 
 def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric: str = "accuracy") -> plt.Figure:
     """A forest plot of a study's comparisons (``table`` from
-    :func:`~srlora_utils.experiments.baseline_study.comparison_table`):
+    :func:`~srlora_utils.analysis.baseline_study.comparison_table`):
     each paired difference in test ``metric`` with its 95% interval, coloured by verdict (equivalent: blue), against the
     ±``margin`` equivalence band; ``title`` names the backbone and data."""
     rows = table.reset_index()

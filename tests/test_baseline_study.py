@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srlora_utils.errors import SrLoraError
-from srlora_utils.experiments.baseline_study import (
+from srlora_utils.analysis.baseline_study import (
     RSLORA,
     StudyDesign,
     cell_name,
@@ -23,6 +22,7 @@ from srlora_utils.experiments.baseline_study import (
     read_question,
     study_files,
 )
+from srlora_utils.errors import SrLoraError
 from srlora_utils.experiments.grids import grid_configs, grid_settings
 from srlora_utils.training.config import config_key
 from srlora_utils.training.records import read_records
@@ -98,7 +98,7 @@ def test_a_grid_refuses_unknown_block_and_primary_keys(tmp_path):
 
 
 def test_missing_shipped_records_fail_in_one_line_instead_of_training_the_study(monkeypatch):
-    import srlora_utils.experiments.baseline_study as study
+    import srlora_utils.analysis.baseline_study as study
 
     monkeypatch.setattr(study, "SHIPPED_RECORDS", "results/baseline-study/nowhere.jsonl")
     with pytest.raises(SrLoraError, match=r"shipped study records .* are missing: restore them .* rerun=True"):

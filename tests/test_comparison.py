@@ -5,9 +5,9 @@ import math
 import pytest
 from scipy import stats
 
+from srlora_utils.analysis.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 from srlora_utils.data.tasks import load_task
 from srlora_utils.experiments.baselines import pixel_baselines
-from srlora_utils.experiments.comparison import allocation_atlas, cost_table, paired_differences, random_rank_evaluation
 
 
 def _run(method, seed, acc, ranks=None, step=0.1, rr=None):
@@ -71,7 +71,7 @@ def test_presets_own_their_augmentation_and_methods():
 def test_adaptation_gain_reads_the_domain_gap_from_a_summary():
     """Linear probe against the best method that adapts the backbone, per (task, shots); the head-only probe is
     never the 'best adapting method', and a group without a probe is left out."""
-    from srlora_utils.experiments.study import adaptation_gain
+    from srlora_utils.analysis.study import adaptation_gain
 
     runs = [_run("linear_probe", s, a) for s, a in enumerate([60, 70])]
     runs += [_run("lora", s, a) for s, a in enumerate([80, 88])] + [
@@ -90,7 +90,7 @@ def test_rank_allocations_share_lora_budget_where_they_should():
     """The budget allocation spends exactly uniform LoRA's parameters; the table names all three allocations."""
     import pandas as pd
 
-    from srlora_utils.experiments.study import allocation_summary, rank_allocations
+    from srlora_utils.analysis.study import allocation_summary, rank_allocations
 
     profile = pd.DataFrame({"module": ["a", "b", "c"], "d_out": [64] * 3, "d_in": [64] * 3,
                             "stable_rank": [2.2, 10.6, 30.1]})  # fmt: skip
@@ -102,7 +102,7 @@ def test_rank_allocations_share_lora_budget_where_they_should():
 
 
 def test_equivalence_holm_and_power():
-    from srlora_utils.experiments.comparison import holm, paired_interval, runs_for_half_width
+    from srlora_utils.analysis.comparison import holm, paired_interval, runs_for_half_width
 
     close = paired_interval([0.5, -0.5, 0.2, -0.1, 0.3, -0.4, 0.1, 0.0, -0.2, 0.1], margin=2.0)
     assert (

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 import srlora_utils as S
-from srlora_utils.core.official import OFFICIAL_VITB16_RANKS, official_rule_ranks
-from srlora_utils.experiments.controlled import (
+from srlora_utils.analysis.controlled import (
     allocation_experiment,
     build_targets,
     experiment_reading,
     fit_error,
     needed_ranks,
 )
-from srlora_utils.experiments.reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone, weights_in_cache
+from srlora_utils.analysis.reference import OFFICIAL_BACKBONE_CANDIDATES, check_official_backbone, weights_in_cache
+from srlora_utils.core.official import OFFICIAL_VITB16_RANKS, official_rule_ranks
 
 
 def toy_profile(n: int = 12, d: int = 64) -> pd.DataFrame:

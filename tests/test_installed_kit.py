@@ -171,7 +171,7 @@ DRIVER = textwrap.dedent("""
     folder, kernel, runs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     probe = ("import json, sys, srlora_utils\\n"
              "from srlora_utils.data.shipped import work_dir\\n"
-             "from srlora_utils.experiments import study_files\\n"
+             "from srlora_utils.analysis import study_files\\n"
              "print(json.dumps([sys.executable, srlora_utils.__file__, *map(str, study_files()), str(work_dir('x'))]))")
     first = next(iter(runs))
     nb = nbformat.read(f"{folder}/{first}", as_version=4)

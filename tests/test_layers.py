@@ -9,7 +9,7 @@ import srlora_utils
 
 PKG = Path(srlora_utils.__file__).parent
 #: Lowest first; ``srlora_utils/__init__.py`` (the public API) sits above them all.
-LAYERS = ["errors", "lazy", "core", "models", "data", "training", "plotting", "experiments", "cli"]
+LAYERS = ["errors", "lazy", "core", "models", "data", "training", "plotting", "experiments", "analysis", "cli"]
 
 
 def _module(path: Path) -> str:
@@ -104,14 +104,14 @@ def test_the_layer_test_sees_imports_inside_functions():
     assert "srlora_utils.models.backbones" in edges["srlora_utils.models.normalization"]  # imported in a function
 
 
-#: The subpackage each lesson is about: a notebook imports from the top level and at most this one.
-LESSON_SUBPACKAGE = {"01": "core", "02": "core", "03": "experiments", "04": "experiments", "05": "experiments",
-                     "06": "experiments"}  # fmt: skip
+#: The subpackages each lesson is about: a notebook imports from the top level and at most these.
+LESSON_SUBPACKAGES = {"01": ("core",), "02": ("core",), **{n: ("experiments", "analysis") for n in ("03", "04", "05",
+                                                                                                  "06")}}  # fmt: skip
 
 
 def test_notebooks_import_the_top_level_and_their_lessons_subpackage_only():
     for script in sorted((PKG.parent / "notebooks").glob("[0-9][0-9]_*.py")):
-        allowed = {"srlora_utils", f"srlora_utils.{LESSON_SUBPACKAGE[script.name[:2]]}"}
+        allowed = {"srlora_utils", *(f"srlora_utils.{p}" for p in LESSON_SUBPACKAGES[script.name[:2]])}
         used = set()
         for node in ast.walk(ast.parse(script.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("srlora_utils"):
@@ -122,7 +122,7 @@ def test_notebooks_import_the_top_level_and_their_lessons_subpackage_only():
 
 
 def test_every_offered_name_resolves():
-    for package in ("srlora_utils", "srlora_utils.core", "srlora_utils.experiments"):
+    for package in ("srlora_utils", "srlora_utils.core", "srlora_utils.experiments", "srlora_utils.analysis"):
         module = importlib.import_module(package)
         missing = [name for name in module.__all__ if getattr(module, name, None) is None]
         assert not missing, f"{package} offers names it cannot import: {missing}"

@@ -83,7 +83,7 @@ def test_medmnist_auc_is_nan_where_the_evaluator_fails_and_unknown_benchmarks_ar
 
 
 def test_report_shows_every_metric_of_tasks_outside_the_papers_tables():
-    from srlora_utils.experiments.report import format_report, task_table
+    from srlora_utils.analysis.report import format_report, task_table
 
     def rec(seed, acc, auc):
         return {"config": {"task": "medmnist:dermamnist", "method": "lora", "shots": 5, "seed": seed},

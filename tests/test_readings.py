@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srlora_utils.experiments.comparison import paired_interval
-from srlora_utils.experiments.readings import read_fixture_results, read_gain, read_ranking
-from srlora_utils.experiments.study import adaptation_gain
+from srlora_utils.analysis.comparison import paired_interval
+from srlora_utils.analysis.readings import read_fixture_results, read_gain, read_ranking
+from srlora_utils.analysis.study import adaptation_gain
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 METHODS = ["linear_probe", "full_ft", "lora", "srlora", "srlora_budget", "srlora_nested", "srlora_shuffled", "dylora",

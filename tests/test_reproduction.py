@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import srlora_utils as S
+from srlora_utils.analysis.readings import read_ranking
+from srlora_utils.analysis.report import format_report, medfmc_table, select_records
 from srlora_utils.cli import main
 from srlora_utils.data.eurosat import EUROSAT_CLASSES
 from srlora_utils.data.fixtures import MEDFMC_EXPS, MEDFMC_SHOTS, write_medfmc_fixture
@@ -17,8 +19,6 @@ from srlora_utils.data.paths import FIXTURE_MARKER, data_dir, repository_data_di
 from srlora_utils.data.tasks import load_task
 from srlora_utils.experiments.grids import grid_configs
 from srlora_utils.experiments.presets import preset
-from srlora_utils.experiments.readings import read_ranking
-from srlora_utils.experiments.report import format_report, medfmc_table, select_records
 from srlora_utils.experiments.sweeps import runs_table, shard, summary_table
 from srlora_utils.models.normalization import IMAGENET_MEAN, resolve_normalization
 from srlora_utils.training import run as training

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from srlora_utils.analysis.baseline_study import study_files
 from srlora_utils.cli import main
 from srlora_utils.data import shipped
 from srlora_utils.data.paths import DATA_ENV, data_dir, use_data_dir
 from srlora_utils.errors import SrLoraError
-from srlora_utils.experiments.baseline_study import study_files
 from srlora_utils.training.records import append_record
 
 ROOT = Path(__file__).resolve().parents[1]

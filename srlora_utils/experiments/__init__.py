@@ -1,9 +1,7 @@
-"""What the lessons run and read: presets of settings and grid files (``presets``, ``grids``), sweeps and their
-launch (``sweeps``, ``launch``), the training notebooks' study (``study``) and the lessons' shipped runs
-(``lesson_runs``), notebook 05's baseline study
-(``baseline_study``, ``comparison``, ``baselines``, ``readings``), the paper's reproduction (``report``,
-``protocol``, ``reference``) and the controlled allocation experiment (``controlled``). The names the lessons use
-are offered here, imported on first use.
+"""How the lessons' runs are launched: presets of settings and grid files (``presets``, ``grids``), sweeps and their
+launch on local jobs, shards or SLURM (``sweeps``, ``launch``), the tuned protocol's stages (``tuning``), the raw-pixel
+baselines (``baselines``) and the lessons' shipped runs (``lesson_runs``). How runs are read is the layer above,
+:mod:`srlora_utils.analysis`. The names the lessons use are offered here, imported on first use.
 
 May import: errors, lazy, core, models, data, training, plotting
 """
@@ -15,18 +13,8 @@ _LAZY = {
     **{n: "grids" for n in ("base_config", "example_task", "grid_configs", "grid_settings", "grid_tasks", "task_exps")},
     **{n: "sweeps" for n in ("first_repeat", "run_configs", "run_sweep", "runs_table", "summary_table")},
     **{n: "lesson_runs" for n in ("LESSON_RECORDS", "lesson_records", "recheck")},
-    **{n: "study" for n in ("adaptation_gain", "allocation_summary", "rank_allocations", "run_study")},
-    **{n: "comparison" for n in ("allocation_atlas", "cost_table", "paired_differences", "random_rank_evaluation")},
+    **{n: "tuning" for n in ("TuningPlan", "chosen_table", "run_tuned", "selection_table", "tuning_state")},
     "baseline_table": "baselines",
-    **{n: "baseline_study" for n in (
-        "StudyDesign", "cell_table", "comparison_table", "design_table", "official_scaling", "read_design",
-        "read_multiplicity", "read_power", "read_question", "seconds_per_run", "steps_table", "study_files",
-        "study_pixel_baselines", "study_wall_time")},
-    **{n: "readings" for n in ("Reading", "read_baselines", "read_fixture_results", "read_gain", "read_random_rank",
-                               "read_ranking", "read_spearman")},
-    **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
-    **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
-                               "protocol_differences")},
 }  # fmt: skip
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 __all__ = list(_LAZY)

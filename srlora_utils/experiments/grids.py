@@ -67,7 +67,7 @@ GRID_KEYS = {
 }
 #: Old spellings of grid keys, still read: old -> today's.
 KEY_ALIASES = {"warmup": "warmup_iters"}
-#: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.experiments.baseline_study.StudyDesign`).
+#: Keys of a study's ``[primary]`` table (see :class:`~srlora_utils.analysis.baseline_study.StudyDesign`).
 PRIMARY_KEYS = ("method", "reference", "half_width", "margin", "confidence", "planning_sd")
 #: Keys a ``[[blocks]]`` entry may set: what varies between the parts of one study.
 BLOCK_KEYS = ("name", "question", "tasks", "methods", "seeds", "epochs", "scaling", "exps", "vtab_seeds", "vary")

@@ -99,7 +99,8 @@ def run_queue(
     """As :func:`run_local_jobs`, for a study whose runs depend on earlier ones: each time a worker is free, ``plan()``
     is asked again (it reads the records) and its first run that is neither recorded nor running goes to that worker,
     so ``plan()``'s order is the priority and runs it adds later (a confirmation once a selection is complete) go
-    ahead of the rest. Returns the runs trained."""
+    ahead of the rest. ``jobs``, ``stop_at_perfect_val`` and ``progress`` as :func:`run_local_jobs`. Returns the runs
+    trained."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 

@@ -269,8 +269,8 @@ def tuned_records(path) -> dict[str, dict]:
 
 def run_tuned(grid: str, records: str, jobs: int = 1, progress: bool = True) -> TuningState:
     """Run the tuned protocol of ``grid`` into ``records``, resuming from them: selection, the edge rule, and
-    confirmation of each method as soon as its choice is made (``jobs`` local processes share one queue). Returns
-    where the study stands at the end."""
+    confirmation of each method as soon as its choice is made (``jobs`` local processes share one queue; ``progress``
+    shows its bar). Returns where the study stands at the end."""
     from .grids import grid_settings
     from .launch import run_queue
 

@@ -18,7 +18,7 @@ from .offline_weights import OFFLINE_ARCH, OFFLINE_IMG_SIZE, offline_state_dict
 #: Name of the offline default backbone (``load_backbone()`` with no name gives it).
 OFFLINE_BACKBONE = "dinov2_vits14_imgfocus"
 #: timm name of the backbone of the paper's main experiments (ViT-B/16, ImageNet-21k, 384 px). NOT VERIFIED: the
-#: official weights are one of :data:`~srlora_utils.experiments.reference.OFFICIAL_BACKBONE_CANDIDATES` (this one or
+#: official weights are one of :data:`~srlora_utils.analysis.reference.OFFICIAL_BACKBONE_CANDIDATES` (this one or
 #: ``orig_in21k_ft_in1k``), and only their matrices can tell which (without a network, they cannot be had here).
 #: ``srlora check-backbone`` with a network settles it in one command; a test checks it whenever the weights are
 #: in the local cache.

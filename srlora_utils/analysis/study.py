@@ -13,15 +13,15 @@ from ..core.allocation import Rule, allocate_ranks, lora_parameter_count
 from ..core.profile import spectral_profile
 from ..core.qkv import split_qkv
 from ..data.fewshot import FewShotTask
+from ..experiments.baselines import baseline_table
+from ..experiments.grids import base_config, example_task, task_exps
+from ..experiments.lesson_runs import recheck
+from ..experiments.sweeps import first_repeat, run_sweep, summary_table
 from ..models.backbones import OFFLINE_BACKBONE, load_backbone
 from ..plotting import plot_rank_allocation, plot_results, plot_training_curves
 from ..training.methods import METHOD_SPECS
-from .baselines import baseline_table
 from .comparison import cost_table, paired_interval, paired_values
-from .grids import base_config, example_task, task_exps
-from .lesson_runs import recheck
 from .readings import Reading, read_gain, read_ranking
-from .sweeps import first_repeat, run_sweep, summary_table
 
 #: The LoRA-type methods' allocations: SR-LoRA's paper rule, stable-rank-proportional at LoRA's budget, uniform LoRA.
 ALLOCATIONS: dict[str, Rule] = {"srlora (paper)": "paper", "srlora_budget": "budget", "lora": "uniform"}
@@ -108,12 +108,12 @@ class FewShotStudy:
         return adaptation_gain(self.runs, self.metric)
 
     def describe(self) -> Reading:
-        """:func:`~srlora_utils.experiments.readings.read_ranking` of this study: the leaders and SR-LoRA against
+        """:func:`~srlora_utils.analysis.readings.read_ranking` of this study: the leaders and SR-LoRA against
         LoRA."""
         return read_ranking(self.runs, self.metric)
 
     def describe_gain(self) -> Reading:
-        """:func:`~srlora_utils.experiments.readings.read_gain` of this study: what adapting the backbone adds."""
+        """:func:`~srlora_utils.analysis.readings.read_gain` of this study: what adapting the backbone adds."""
         return read_gain(self.gain(), self.metric)
 
     def plot_allocation(self) -> plt.Axes:

@@ -3,7 +3,7 @@
 No sentence about a result is typed by hand in a notebook. A lesson calls one of these functions in a code cell
 whose output is Markdown (:class:`Reading`), so a re-execution with other numbers changes the words, and nbval,
 which compares the stored Markdown, fails until the notebook is refreshed. Every comparison follows the course's one
-standard (:func:`~srlora_utils.experiments.comparison.paired_interval`): a difference paired by seed with its 95% t
+standard (:func:`~srlora_utils.analysis.comparison.paired_interval`): a difference paired by seed with its 95% t
 interval,
 "ahead"/"behind" only when the interval excludes zero, and always the number of paired runs it rests on.
 """
@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..experiments.sweeps import summary_table
 from ..training.methods import METHOD_SPECS
 from .comparison import Interval, paired_interval, paired_values
-from .sweeps import summary_table
 
 #: SR-LoRA's variants and the peers the seed paper's claim is about (adaptive-rank) or that this kit adds
 #: (initialisation from the weights or the data, and weight decomposition).
@@ -53,7 +53,7 @@ def _names(methods: Sequence[str]) -> str:
 
 
 def compare(runs: list[dict], metric: str, method: str, reference: str) -> Interval:
-    """:func:`~srlora_utils.experiments.comparison.paired_interval` of ``method - reference`` in test ``metric`` over
+    """:func:`~srlora_utils.analysis.comparison.paired_interval` of ``method - reference`` in test ``metric`` over
     ``runs``
     (one task and shot count)."""
     return paired_interval(paired_values(runs, metric, method, reference))
@@ -96,7 +96,7 @@ def read_ranking(runs: list[dict], metric: str) -> Reading:
 
 
 def read_gain(gain: pd.DataFrame, metric: str) -> Reading:
-    """The adaptation gain of :func:`~srlora_utils.experiments.study.adaptation_gain` in words: how far the best
+    """The adaptation gain of :func:`~srlora_utils.analysis.study.adaptation_gain` in words: how far the best
     method that
     adapts the backbone is from the linear probe, with its interval."""
     lines = []
@@ -235,7 +235,7 @@ def read_fixture_results(runs: list[dict]) -> Reading:
 
 def read_spearman(spearman: pd.DataFrame, prior: str = "srlora") -> Reading:
     """The data-driven allocations' Spearman correlation with the weight prior's ranks (``spearman`` from
-    :func:`~srlora_utils.experiments.comparison.allocation_atlas`, first run of each method) and with each other."""
+    :func:`~srlora_utils.analysis.comparison.allocation_atlas`, first run of each method) and with each other."""
     data = [m for m in ("adalora", "eva") if m in spearman.index]
     if prior not in spearman.index or not data:
         return Reading("The runs hold no data-driven allocation beside the weight prior's: nothing to correlate.")

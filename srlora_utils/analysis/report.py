@@ -215,7 +215,7 @@ def format_report(records: list[dict]) -> str:
 
 def report_file(paths: Iterable[str | os.PathLike], where: Iterable[str] = ()) -> str:
     """:func:`format_report` of the records in ``paths`` that match ``where``."""
-    from .sweeps import check_run
+    from ..experiments.sweeps import check_run
 
     records = []
     for path in paths:

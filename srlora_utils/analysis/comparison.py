@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .sweeps import runs_table
+from ..experiments.sweeps import runs_table
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ comparison, and the readings in words.
 A *cell* is a method under one LoRA scaling (``lora``, ``lora (rsLoRA)``) at one task and shot count. A
 *comparison* pairs two cells of the same task and shot count by seed (and MedFMC split): the same training images and
 head initialisation. Its verdict follows the grid's reading rules
-(:attr:`~srlora_utils.experiments.comparison.Interval.verdict`):
+(:attr:`~srlora_utils.analysis.comparison.Interval.verdict`):
 "ahead"/"behind" when the 95% interval excludes zero, "equivalent within ±margin" when the 90% interval lies inside
 ±margin (two one-sided tests at 5%), otherwise "not resolved". For each task, the largest shot count is the main
 setting (questions 1-4) and smaller ones are the fewer-shots setting (question 5).
@@ -30,17 +30,21 @@ RSLORA = " (rsLoRA)"
 Q3_VARIANTS = ("srlora_budget", "srlora")
 
 
-def cell_name(run: dict) -> str:
-    """The run's cell: its method, marked when it trained with rsLoRA scaling."""
+def cell_name(run: dict, design: StudyDesign | None = None) -> str:
+    """The run's cell: its method, marked when it trained with rsLoRA scaling; under a tuned ``design`` the method
+    alone (there the scaling is chosen on validation with the learning rate, not a factor of the study)."""
     c = run["config"]
+    if design is not None and design.tuned:
+        return c["method"]
     return c["method"] + (RSLORA if c.get("scaling") == "rslora" else "")
 
 
 @dataclass(frozen=True)
 class StudyDesign:
     """What a study registered before it ran: its questions and its primary comparison (``method`` against
-    ``reference``), the interval half-width it must reach (points), the equivalence margin, the confidence, and the
-    standard deviation of paired differences the run counts were planned for (``planning_sd``, points)."""
+    ``reference``), the interval half-width it must reach (points), the equivalence margin, the confidence, the
+    standard deviation of paired differences the run counts were planned for (``planning_sd``, points), and whether
+    each method ran at its own validated setting (``tuned``: a grid with a ``[tuning]`` table)."""
 
     questions: dict[str, str] = field(default_factory=dict)
     method: str = "srlora_budget"
@@ -49,11 +53,13 @@ class StudyDesign:
     margin: float = 2.0
     confidence: float = 0.95
     planning_sd: float | None = None
+    tuned: bool = False
 
     @classmethod
     def from_settings(cls, settings: dict) -> StudyDesign:
         """The design a grid's settings state (``questions`` and ``primary``), defaults where they say nothing."""
-        return cls(questions=dict(settings.get("questions", {})), **settings.get("primary", {}))
+        return cls(questions=dict(settings.get("questions", {})), tuned="tuning" in settings,
+                   **settings.get("primary", {}))  # fmt: skip
 
 
 def _groups(runs: list[dict]) -> dict[tuple[str, int], list[dict]]:
@@ -76,10 +82,10 @@ def _planned(cells: set[str], main: bool, design: StudyDesign) -> list[tuple[str
     return [p for p in pairs if p[1] in cells and p[2] in cells]
 
 
-def _paired(part: list[dict], metric: str, method: str, reference: str) -> list[float]:
+def _paired(part: list[dict], metric: str, method: str, reference: str, design: StudyDesign) -> list[float]:
     by_cell: dict[str, dict[tuple, float]] = {}
     for r in part:
-        by_cell.setdefault(cell_name(r), {})[(r["config"]["seed"], r["config"].get("exp"))] = r["test"][metric]
+        by_cell.setdefault(cell_name(r, design), {})[(r["config"]["seed"], r["config"].get("exp"))] = r["test"][metric]
     a, b = by_cell[method], by_cell[reference]
     return [a[k] - b[k] for k in sorted(set(a) & set(b), key=str)]
 
@@ -91,9 +97,9 @@ def study_intervals(runs: list[dict], design: StudyDesign, metric: str = "accura
     largest = {task: max(k for t, k in groups if t == task) for task, _ in groups}
     out = []
     for (task, shots), part in groups.items():
-        cells = {cell_name(r) for r in part}
+        cells = {cell_name(r, design) for r in part}
         for question, method, reference in _planned(cells, shots == largest[task], design):
-            iv = paired_interval(_paired(part, metric, method, reference), design.confidence, design.margin)
+            iv = paired_interval(_paired(part, metric, method, reference, design), design.confidence, design.margin)
             where = {"question": question, "task": part[0]["task"], "shots": shots, "method": method,
                      "reference": reference}  # fmt: skip
             out.append((where, iv))
@@ -126,10 +132,10 @@ def power_table(runs: list[dict], design: StudyDesign, metric: str = "accuracy")
     registered half-width."""
     rows = []
     for (_, shots), part in _groups(runs).items():
-        cells = {cell_name(r) for r in part}
+        cells = {cell_name(r, design) for r in part}
         if design.method not in cells or design.reference not in cells:
             continue
-        iv = paired_interval(_paired(part, metric, design.method, design.reference), design.confidence)
+        iv = paired_interval(_paired(part, metric, design.method, design.reference, design), design.confidence)
         need = runs_for_half_width(iv.sd, design.half_width, design.confidence) if iv.n > 1 else None
         rows.append({"task": part[0]["task"], "shots": shots, "pairs": iv.n, "sd of differences": iv.sd,
                      "half-width reached": (iv.high - iv.low) / 2, "pairs needed": need,
@@ -167,11 +173,11 @@ def _fmt(where: dict, iv: Interval, holm_ok: bool) -> str:
             f"{iv.words()}{eq}: **{verdict}**")  # fmt: skip
 
 
-def _parameter_cost(runs: list[dict], method: str, reference: str) -> str:
+def _parameter_cost(runs: list[dict], method: str, reference: str, design: StudyDesign) -> str:
     cost: dict[tuple[str, str], list[int]] = {}
     for r in runs:
-        if r["config"].get("scaling", "paper") == "paper":
-            cost.setdefault((r["task"], cell_name(r)), []).append(r["lora_params"])
+        if design.tuned or r["config"].get("scaling", "paper") == "paper":
+            cost.setdefault((r["task"], cell_name(r, design)), []).append(r["lora_params"])
     ratios = [f"{np.median(cost[(t, method)]) / np.median(cost[(t, reference)]):.1f}x on {t}"
               for t, m in cost if m == method and (t, reference) in cost]  # fmt: skip
     return ", ".join(dict.fromkeys(ratios))
@@ -239,7 +245,8 @@ def read_question(runs: list[dict], design: StudyDesign, question: str, metric: 
                   f"{_stance(adaptive)}."]  # fmt: skip
     if question in ("Q2", "Q5"):
         settings = {(w["task"], w["shots"]) for w, _, _ in found}
-        cost = _parameter_cost([r for r in runs if (r["task"], r["config"]["shots"]) in settings], "srlora", "lora")
+        part = [r for r in runs if (r["task"], r["config"]["shots"]) in settings]
+        cost = _parameter_cost(part, "srlora", "lora", design)
         if cost:
             lines += [
                 f"* Parameter cost of the paper's rule: `srlora`'s LoRA parameters are {cost}, as a multiple "
@@ -327,8 +334,8 @@ def study_files(preset: str = "offline", records: str | None = None, rerun: bool
 def design_table(settings: dict) -> pd.DataFrame:
     """The study's blocks as registered: question, tasks with shot counts, methods, seeds, epochs, scaling, and the
     runs each block adds to the ones above it (a block may repeat earlier runs: each run trains once)."""
+    from ..experiments.grids import grid_blocks, grid_configs
     from ..training.config import config_key
-    from .grids import grid_blocks, grid_configs
 
     rows: list[dict] = []
     seen: set[str] = set()
@@ -343,11 +350,12 @@ def design_table(settings: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("block")
 
 
-def cell_table(runs: list[dict], metric: str = "accuracy") -> pd.DataFrame:
-    """Mean, standard deviation and number of runs of test ``metric`` per cell (rows) and setting (task, shots)."""
+def cell_table(runs: list[dict], metric: str = "accuracy", design: StudyDesign | None = None) -> pd.DataFrame:
+    """Mean, standard deviation and number of runs of test ``metric`` per cell (rows; :func:`cell_name` under
+    ``design``) and setting (task, shots)."""
     df = pd.DataFrame(
-        {"cell": cell_name(r), "setting": f"{r['task']}, {r['config']['shots']}-shot", metric: r["test"][metric]}
-        for r in runs
+        {"cell": cell_name(r, design), "setting": f"{r['task']}, {r['config']['shots']}-shot",
+         metric: r["test"][metric]} for r in runs
     )  # fmt: skip
     table = df.pivot_table(index="cell", columns="setting", values=metric, aggfunc=["mean", "std", "count"],
                            sort=False)  # fmt: skip
@@ -372,8 +380,8 @@ def study_pixel_baselines(runs: list[dict], settings: dict) -> pd.DataFrame:
     """Raw-pixel baselines (:func:`~srlora_utils.experiments.baselines.baseline_runs`) for each task and shot count of
     ``runs``,
     on the seeds (or MedFMC splits) that every cell of that setting ran, so that each method pairs with them."""
-    from .baselines import baseline_runs
-    from .grids import base_config, task_exps
+    from ..experiments.baselines import baseline_runs
+    from ..experiments.grids import base_config, task_exps
 
     parts = []
     for (task, shots), part in _groups(runs).items():

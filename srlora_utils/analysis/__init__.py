@@ -1,0 +1,26 @@
+"""How the lessons' runs are read: paired comparisons and their intervals (``comparison``), results in words
+(``readings``), the training notebooks' study (``study``), notebook 05's baseline study and its two protocols
+(``baseline_study``), the paper's reproduction (``report``, ``protocol``, ``reference``) and the controlled allocation
+experiment (``controlled``). Runs are launched by the layer below, :mod:`srlora_utils.experiments`. The names the
+lessons use are offered here, imported on first use.
+
+May import: errors, lazy, core, models, data, training, plotting, experiments
+"""
+
+from ..lazy import lazy_exports
+
+_LAZY = {
+    **{n: "study" for n in ("adaptation_gain", "allocation_summary", "rank_allocations", "run_study")},
+    **{n: "comparison" for n in ("allocation_atlas", "cost_table", "paired_differences", "random_rank_evaluation")},
+    **{n: "baseline_study" for n in (
+        "StudyDesign", "cell_table", "comparison_table", "design_table", "official_scaling", "read_design",
+        "read_multiplicity", "read_power", "read_question", "seconds_per_run", "steps_table", "study_files",
+        "study_pixel_baselines", "study_wall_time")},
+    **{n: "readings" for n in ("Reading", "read_baselines", "read_fixture_results", "read_gain", "read_random_rank",
+                               "read_ranking", "read_spearman")},
+    **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
+    **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
+                               "protocol_differences")},
+}  # fmt: skip
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
+__all__ = list(_LAZY)

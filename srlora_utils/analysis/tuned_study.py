@@ -1,0 +1,193 @@
+"""Notebook 05's second protocol (``grids/tuned-study.toml``) read beside the first: every method at its own validated
+setting, the same questions, the same reading rules and Holm's correction, and which verdicts change.
+
+The tuned study's records hold selection runs (the candidates on the selection seeds) and confirmation runs (the
+chosen setting on fresh seeds). Only confirmation runs are read for verdicts: :func:`confirmation_runs` recomputes
+the choice from the records by the grid's written rule, so a record that is not the rule's choice is never read as
+one. Selection runs give the selection curves (validation score against learning rate) and nothing else; their test
+scores are never read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.shipped import restore_how, shipped_path
+from ..errors import SrLoraError
+from ..experiments.tuning import CANDIDATE_FIELDS, TuningPlan, TuningState, selection_table, tuning_state
+from ..training.config import config_key
+from .baseline_study import StudyDesign, _read_all, cell_name
+from .comparison import paired_interval, runs_for_half_width
+from .readings import Reading
+
+#: The tuned protocol's grid and its shipped records, relative to the repository (and inside the wheel).
+TUNED_GRID = "grids/tuned-study.toml"
+TUNED_RECORDS = "results/tuned-study/records.jsonl"
+
+
+def tuned_files(records: str | None = None) -> tuple[Path, Path]:
+    """The tuned protocol's grid and its records: ``records`` when given, else the shipped ones (one line when
+    either is missing)."""
+    grid = shipped_path(TUNED_GRID)
+    if not grid.is_file():
+        raise SrLoraError(f"tuned study grid {grid} is missing: restore it {restore_how('grids/')}")
+    path = Path(records).resolve() if records is not None else shipped_path(TUNED_RECORDS)
+    if not path.is_file():
+        raise SrLoraError(f"the tuned study's records {path} are missing: restore them {restore_how(TUNED_RECORDS)}, "
+                          "or run the study: srlora tune grids/tuned-study.toml --records FILE --jobs 2")  # fmt: skip
+    return grid, path
+
+
+def study_state(settings: dict, runs: list[dict]) -> TuningState:
+    """Where the tuned study of ``settings`` stands given its recorded ``runs``: the choice per task and method,
+    recomputed by the grid's rule."""
+    return tuning_state(settings, {r["key"]: r for r in runs})
+
+
+def confirmation_runs(settings: dict, runs: list[dict]) -> list[dict]:
+    """The recorded confirmation runs of the settings the rule chooses from ``runs`` (the only runs a verdict
+    reads)."""
+    by_key = {r["key"]: r for r in runs}
+    return [by_key[k] for k in dict.fromkeys(config_key(c) for c in study_state(settings, runs).confirmation)
+            if k in by_key]  # fmt: skip
+
+
+def progress_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
+    """Runs recorded and runs known per stage (selection, edge, confirmation): how far the tuned study has come."""
+    state = study_state(settings, runs)
+    done = {r["key"] for r in runs}
+    stages = {"selection": [c for sel in state.selection.values() for c in sel],
+              "edge": [c for e in state.edge.values() for c in e], "confirmation": state.confirmation}  # fmt: skip
+    rows = [{"stage": s, "recorded": sum(config_key(c) in done for c in cs), "known so far": len(cs)}
+            for s, cs in stages.items()]  # fmt: skip
+    rows.append({"stage": "methods still selecting", "recorded": sum(v is None for v in state.chosen.values()),
+                 "known so far": len(state.chosen)})  # fmt: skip
+    return pd.DataFrame(rows).set_index("stage")
+
+
+def selection_curves(settings: dict, runs: list[dict]) -> pd.DataFrame:
+    """Every candidate's mean validation score over the selection seeds (grid and edge runs), per task and method,
+    with whether the rule chose it: the data of the selection-curve figure."""
+    state = study_state(settings, runs)
+    by_key = {r["key"]: r for r in runs}
+    parts = []
+    for key, sel in state.selection.items():
+        table = selection_table(sel + state.edge.get(key, []), by_key)
+        chosen = state.chosen.get(key)
+        table["chosen"] = (
+            [tuple(row[list(CANDIDATE_FIELDS)]) == tuple(chosen[list(CANDIDATE_FIELDS)]) for _, row in table.iterrows()]
+            if chosen is not None else False
+        )  # fmt: skip
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _base(task: str) -> str:
+    """A task's family and name without its variant (``textures:large-test`` -> ``textures``): how the two
+    protocols' settings are matched."""
+    return task.replace(":large-test", "")
+
+
+def protocol_table(
+    official: list[dict], official_design: StudyDesign, tuned: list[dict], tuned_design: StudyDesign,
+    metric: str = "accuracy",
+) -> pd.DataFrame:  # fmt: skip
+    """One row per comparison that either protocol reads (question, task, shots, method, reference) in test
+    ``metric``: the paired difference, verdict and Holm flag of the ``official`` runs under ``official_design`` and
+    of the ``tuned`` confirmation runs under ``tuned_design`` (each corrected over its own family), and whether the
+    verdict changed. Tasks are matched without their variant (the tuned ``textures:large-test`` is ``textures``)."""
+
+    def table(runs: list[dict], design: StudyDesign) -> pd.DataFrame:
+        rows = [{"question": w["question"], "task": _base(w["task"]),
+                 "shots": w["shots"], "method": w["method"], "reference": w["reference"], "pairs": iv.n,
+                 "difference": iv.mean, "verdict": iv.verdict + (" (Holm)" if kept else "")}
+                for w, iv, kept in _read_all(runs, design, metric)]  # fmt: skip
+        return pd.DataFrame(rows).set_index(["question", "task", "shots", "method", "reference"])
+
+    both = pd.merge(table(official, official_design), table(tuned, tuned_design), how="outer", left_index=True,
+                    right_index=True, suffixes=(" official", " tuned"))  # fmt: skip
+    both[["verdict official", "verdict tuned"]] = both[["verdict official", "verdict tuned"]].fillna("not read")
+    both["changed"] = [
+        a.removesuffix(" (Holm)") != b.removesuffix(" (Holm)") and "not read" not in (a, b)
+        for a, b in zip(both["verdict official"], both["verdict tuned"], strict=True)
+    ]
+    return both
+
+
+def read_protocol_changes(table: pd.DataFrame) -> Reading:
+    """Which verdicts the tuned protocol changes, from :func:`protocol_table`, comparison by comparison; and which
+    comparisons only one protocol reads."""
+    both = table[(table["verdict official"] != "not read") & (table["verdict tuned"] != "not read")]
+    changed = both[both["changed"]]
+    lines = [f"Of the {len(both)} comparisons both protocols read, **{len(changed)} change verdict** when every "
+             "method runs at its own validated setting" + (":" if len(changed) else ".")]  # fmt: skip
+    for (q, task, shots, m, ref), row in changed.iterrows():
+        lines.append(f"* {q}, `{m}` − `{ref}` on {task}, {shots}-shot: {row['verdict official']} "
+                     f"({row['difference official']:+.1f} points) → **{row['verdict tuned']}** "
+                     f"({row['difference tuned']:+.1f} points).")  # fmt: skip
+    holm_moved = both[~both["changed"] & (both["verdict official"] != both["verdict tuned"])]
+    if len(holm_moved):
+        lines.append(f"* {len(holm_moved)} more keep their verdict but gain or lose Holm's correction: "
+                     + "; ".join(f"`{m}` − `{ref}` on {t}, {k}-shot ({row['verdict official']} → "
+                                 f"{row['verdict tuned']})" for (q, t, k, m, ref), row in holm_moved.iterrows())
+                     + ".")  # fmt: skip
+    only = table[(table["verdict official"] == "not read") | (table["verdict tuned"] == "not read")]
+    questions = sorted({q for q, *_ in only.index})
+    if len(only):
+        lines.append(f"* {len(only)} comparisons are read by one protocol only (questions {', '.join(questions)}): "
+                     "Q4's rsLoRA cells exist in the official protocol only, since the tuned one chooses the scaling "
+                     "per method.")  # fmt: skip
+    return Reading(lines)
+
+
+def q3_power_table(runs: list[dict], design: StudyDesign, plan: TuningPlan, metric: str = "accuracy") -> pd.DataFrame:
+    """Question 3's comparisons in the tuned ``runs`` (test ``metric``, read under ``design``): pairs, the spread of
+    the paired differences, the half-width reached against ``plan``'s ``q3_half_width``, and the pairs that spread
+    needs for it."""
+    target = plan.q3_half_width or design.half_width
+    rows = []
+    for w, iv, _ in _read_all(runs, design, metric):
+        if w["question"] != "Q3":
+            continue
+        need = runs_for_half_width(iv.sd, target, design.confidence) if iv.n > 1 else None
+        half = (iv.high - iv.low) / 2
+        rows.append({"task": w["task"], "method": w["method"], "reference": w["reference"], "pairs": iv.n,
+                     "sd of differences": iv.sd, "half-width reached": half, "pairs needed": need,
+                     "target met": bool(iv.n > 1 and half <= target)})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["task", "method", "reference"])
+
+
+def scale_table(runs: list[dict], design: StudyDesign | None = None) -> pd.DataFrame:
+    """Per task and method of ``runs``: the setting it ran at (learning rate and scaling), its LoRA parameters, the
+    scale its update is multiplied by (``update_scale``, median over modules) and how far its attention weights
+    moved (``weight_change``, median over runs): budget matching in step size as well as in parameters."""
+    rows = [{"task": r["task"], "method": cell_name(r, design), "lr": r["config"]["lr"],
+             "scaling": r["config"]["scaling"], "LoRA params": r.get("lora_params", 0),
+             "update scale": r.get("update_scale", np.nan), "weight change": r.get("weight_change", np.nan)}
+            for r in runs]  # fmt: skip
+    df = pd.DataFrame(rows)
+    agg = {"lr": "first", "scaling": "first", "LoRA params": "median", "update scale": "median",
+           "weight change": "median"}  # fmt: skip
+    return df.groupby(["task", "method"], sort=False).agg(agg)
+
+
+def last_epoch_table(runs: list[dict], metric: str = "accuracy", design: StudyDesign | None = None) -> pd.DataFrame:
+    """Mean test ``metric`` of the selected epoch beside the last epoch's, per task and method (cells as
+    :func:`cell_name` names them under ``design``) of ``runs``, and their paired difference with its interval: how
+    much validation-based selection moved the test score."""
+    rows = []
+    for r in runs:
+        if "test_last" in r:
+            rows.append({"task": r["task"], "method": cell_name(r, design), "selected": r["test"][metric],
+                         "last": r["test_last"][metric]})  # fmt: skip
+    df = pd.DataFrame(rows)
+    out = []
+    for (task, method), part in df.groupby(["task", "method"], sort=False):
+        iv = paired_interval(list(part["selected"] - part["last"]))
+        out.append({"task": task, "method": method, "runs": len(part), "selected epoch": part["selected"].mean(),
+                    "last epoch": part["last"].mean(), "selected - last": iv.mean, "ci low": iv.low,
+                    "ci high": iv.high})  # fmt: skip
+    return pd.DataFrame(out).set_index(["task", "method"])

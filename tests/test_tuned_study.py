@@ -1,0 +1,145 @@
+"""Notebook 05's two protocols read side by side (srlora_utils.analysis.tuned_study): only the rule's confirmation
+runs are read, verdicts follow the records (perturb a record and the reading flips), and the side-by-side table names
+what changed. Records are made by hand: no run trains."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from srlora_utils.analysis.baseline_study import StudyDesign, comparison_table
+from srlora_utils.analysis.tuned_study import (
+    confirmation_runs,
+    last_epoch_table,
+    progress_table,
+    protocol_table,
+    q3_power_table,
+    read_protocol_changes,
+    scale_table,
+    selection_curves,
+    tuned_files,
+)
+from srlora_utils.errors import SrLoraError
+from srlora_utils.experiments.grids import grid_settings
+from srlora_utils.experiments.tuning import TuningPlan, tuning_state
+from srlora_utils.training.config import config_key
+
+GRID = """
+base = "comparison:offline"
+epochs = 20
+peers = "authors"
+select_after_warmup = true
+tasks = { "textures:large-test" = 3 }
+seeds = [100, 101, 102]
+
+[primary]
+method = "srlora_budget"
+reference = "lora"
+half_width = 2.5
+margin = 2.0
+confidence = 0.95
+
+[tuning]
+selection_seeds = [100, 101, 102]
+confirmation_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+q3_half_width = 4.0
+
+[[blocks]]
+methods = ["lora", "srlora_budget", "adalora"]
+vary = { lr = [3e-4, 1e-3, 3e-3], scaling = ["paper", "rslora"] }
+"""
+SHARED = np.random.default_rng(0).normal(0, 5, size=200)  # a seed effect every method shares: pairing removes it
+
+
+def _record(cfg, test):
+    noise = np.random.default_rng([cfg.seed, len(cfg.method)]).normal(0, 0.3)
+    val = 80 - abs(np.log10(cfg.lr / 1e-3)) * 10 + (5 if cfg.scaling == "rslora" else 0) + (cfg.seed % 3) * 0.1
+    return {"key": config_key(cfg), "config": dataclasses.asdict(cfg), "task": f"{cfg.task} (stand-in)",
+            "standin": True, "fixture": False, "steps": 100, "val": {"accuracy": val},
+            "test": {"accuracy": test + SHARED[cfg.seed] + noise}, "test_last": {"accuracy": test - 1.0},
+            "lora_params": 800, "update_scale": 0.35 if cfg.scaling == "rslora" else 0.125,
+            "weight_change": 0.01, "total_s": 10.0}  # fmt: skip
+
+
+def _tuned(tmp_path, offsets):
+    path = tmp_path / "tuned.toml"
+    path.write_text(GRID)
+    settings = grid_settings(str(path))
+    records: dict = {}
+    for _ in range(4):  # selection, edge (none here), confirmation: a resumed queue's rounds
+        for cfg in tuning_state(settings, records).configs():
+            records.setdefault(config_key(cfg), _record(cfg, 70 + offsets.get(cfg.method, 0.0)))
+    return settings, list(records.values())
+
+
+def _official(offsets):
+    runs = []
+    for m in ("lora", "srlora_budget", "adalora"):
+        for s in range(10):
+            cfg = {"task": "textures", "method": m, "seed": s, "shots": 3, "exp": None, "scaling": "paper",
+                   "backbone": None, "img_size": 56, "epochs": 20}  # fmt: skip
+            runs.append({"key": f"{m}{s}", "config": cfg, "task": "textures (stand-in)", "standin": True,
+                         "fixture": False, "steps": 100, "lora_params": 800, "total_s": 10.0,
+                         "test": {"accuracy": 70 + offsets.get(m, 0.0) + SHARED[s]}})  # fmt: skip
+    return runs
+
+
+def test_only_the_rules_confirmation_runs_are_read(tmp_path):
+    settings, runs = _tuned(tmp_path, {})
+    read = confirmation_runs(settings, runs)
+    assert {r["config"]["seed"] for r in read} == set(range(10))
+    assert {(r["config"]["lr"], r["config"]["scaling"]) for r in read} == {(1e-3, "rslora")}
+    assert len(read) == 30 and len(runs) == 3 * 6 * 3 + 30
+    table = progress_table(settings, runs)
+    assert table.loc["selection", "recorded"] == 54 and table.loc["confirmation", "recorded"] == 30
+    curves = selection_curves(settings, runs)
+    assert curves["chosen"].sum() == 3 and set(curves[curves["chosen"]]["lr"]) == {1e-3}
+
+
+def test_a_tuned_design_names_cells_by_method_and_reads_the_same_rules(tmp_path):
+    settings, runs = _tuned(tmp_path, {"srlora_budget": 5.0})
+    design = StudyDesign.from_settings(settings)
+    assert design.tuned and not StudyDesign.from_settings({"primary": {}}).tuned
+    table = comparison_table(confirmation_runs(settings, runs), design)
+    row = table.loc[("Q1", "textures:large-test (stand-in)", 3, "srlora_budget", "lora")]
+    assert row["verdict"] == "ahead" and row["pairs"] == 10 and row["difference"] == pytest.approx(5.0, abs=0.5)
+
+
+def test_perturbing_the_records_flips_the_verdicts_and_the_reading_names_them(tmp_path):
+    official = _official({"srlora_budget": 5.0, "adalora": -8.0})
+    settings, tuned = _tuned(tmp_path, {"srlora_budget": 5.0, "adalora": -8.0})
+    design_o, design_t = StudyDesign(), StudyDesign.from_settings(settings)
+    same = protocol_table(official, design_o, confirmation_runs(settings, tuned), design_t)
+    assert not same["changed"].any()
+    assert "**0 change verdict**" in str(read_protocol_changes(same))
+    settings, tuned = _tuned(tmp_path, {"srlora_budget": 0.0, "adalora": 5.0})  # the tuned records now say otherwise
+    moved = protocol_table(official, design_o, confirmation_runs(settings, tuned), design_t)
+    q1 = moved.loc[("Q1", "textures (stand-in)", 3, "srlora_budget", "lora")]
+    assert q1["verdict official"].startswith("ahead") and q1["verdict tuned"].startswith("equivalent")
+    assert q1["changed"]
+    q3 = moved.loc[("Q3", "textures (stand-in)", 3, "srlora_budget", "adalora")]
+    assert q3["verdict official"].startswith("ahead") and q3["verdict tuned"].startswith("behind")
+    text = str(read_protocol_changes(moved))
+    assert f"**{int(moved['changed'].sum())} change verdict**" in text
+    assert "`srlora_budget` − `lora` on textures (stand-in), 3-shot" in text
+    assert "`srlora_budget` − `adalora`" in text
+
+
+def test_question_3s_power_and_the_scale_and_last_epoch_tables(tmp_path):
+    settings, runs = _tuned(tmp_path, {"srlora_budget": 2.0})
+    design, plan = StudyDesign.from_settings(settings), TuningPlan.from_settings(settings)
+    read = confirmation_runs(settings, runs)
+    power = q3_power_table(read, design, plan)
+    row = power.loc[("textures:large-test (stand-in)", "srlora_budget", "adalora")]
+    assert row["pairs"] == 10 and row["target met"] and row["half-width reached"] < 4.0
+    scales = scale_table(read, design)
+    assert scales.loc[("textures:large-test (stand-in)", "lora"), "update scale"] == pytest.approx(0.35)
+    assert scales.loc[("textures:large-test (stand-in)", "lora"), "scaling"] == "rslora"
+    last = last_epoch_table(read, design=design)
+    assert last.loc[("textures:large-test (stand-in)", "lora"), "selected - last"] > 0
+
+
+def test_missing_tuned_records_fail_in_one_line(tmp_path):
+    with pytest.raises(SrLoraError, match="tuned study's records .* are missing") as err:
+        tuned_files(str(tmp_path / "none.jsonl"))
+    assert "\n" not in str(err.value)
