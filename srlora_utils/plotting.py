@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import torch
@@ -190,5 +191,43 @@ def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric
     handles += [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label="equivalent")]
     ax.legend(handles=handles, fontsize=7, loc="lower right")
     ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "accuracy") -> plt.Figure:
+    """A tuned study's selection curves (``curves`` from
+    :func:`~srlora_utils.analysis.tuned_study.selection_curves`): one row of panels per method, one column per task,
+    mean validation ``metric`` over the selection seeds against the learning rate (log scale), one line per scaling
+    (and EVA's whitening), the rule's choice ringed; ``title`` names the backbone and data."""
+    methods, tasks = list(dict.fromkeys(curves["method"])), list(dict.fromkeys(curves["task"]))
+    fig, axes = plt.subplots(len(methods), len(tasks), figsize=(3.4 * len(tasks), 1.8 * len(methods) + 0.8),
+                             squeeze=False)  # fmt: skip
+    for (i, method), (j, task) in ((a, b) for a in enumerate(methods) for b in enumerate(tasks)):
+        ax, part = axes[i, j], curves[(curves["method"] == method) & (curves["task"] == task)]
+        if part.empty:
+            ax.set_visible(False)
+            continue
+        lines = part.groupby(["scaling", "eva_whiten"], sort=False)
+        for (scaling, whiten), line in lines:
+            line = line.sort_values("lr")
+            ax.plot(line["lr"], line["val mean"], marker="o", ms=3, lw=1,
+                    label=f"{scaling}{', whitened' if whiten else ''}")  # fmt: skip
+        pick = part[part["chosen"]]
+        ax.scatter(pick["lr"], pick["val mean"], s=90, facecolors="none", edgecolors="black", zorder=3)
+        ax.set_xscale("log")
+        rates = sorted(part["lr"].unique())
+        ax.set_xticks(rates, [f"{r:.1e}".replace("e-0", "e-") for r in rates])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(f"{method} · {task}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if lines.ngroups > 1:
+            ax.legend(fontsize=6, loc="best")
+        if i == len(methods) - 1:
+            ax.set_xlabel("learning rate (log scale)", fontsize=8)
+        if j == 0:
+            ax.set_ylabel(f"val {metric} (%)", fontsize=8)
+    fig.suptitle(title or "Selection curves: mean validation score over the selection seeds (ringed: chosen)",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig

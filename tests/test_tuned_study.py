@@ -184,3 +184,20 @@ def test_stored_tuned_runs_reproduce_when_trained_again(stage):
         for name, value in stored[part].items():
             assert abs(again[part][name] - value) <= one_image + 1e-9, (part, name, again[part][name], value)
     assert again["weight_change"] == pytest.approx(stored["weight_change"], rel=1e-3)
+
+
+def test_the_selection_curves_figure_has_a_panel_per_method_and_task_and_rings_each_choice(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from srlora_utils import plot_selection_curves
+
+    settings, runs = _tuned(tmp_path, {})
+    curves = selection_curves(settings, runs)
+    fig = plot_selection_curves(curves, "offline ViT-S/14 on a hand-made textures stand-in")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3  # lora, srlora_budget, adalora on one task
+    assert all(ax.get_xscale() == "log" for ax in visible) and "learning rate" in visible[-1].get_xlabel()
+    assert all("val accuracy" in ax.get_ylabel() for ax in visible)
+    assert [len(ax.get_lines()) for ax in visible] == [2, 2, 2]  # 1/r and 1/sqrt(r)
+    assert sum(len(c.get_offsets()) for ax in visible for c in ax.collections) == int(curves["chosen"].sum()) == 3
