@@ -201,3 +201,23 @@ def test_the_selection_curves_figure_has_a_panel_per_method_and_task_and_rings_e
     assert all("val accuracy" in ax.get_ylabel() for ax in visible)
     assert [len(ax.get_lines()) for ax in visible] == [2, 2, 2]  # 1/r and 1/sqrt(r)
     assert sum(len(c.get_offsets()) for ax in visible for c in ax.collections) == int(curves["chosen"].sum()) == 3
+
+
+def test_the_winners_curse_shows_when_selection_favours_a_lucky_candidate(tmp_path):
+    from srlora_utils.analysis.tuned_study import winners_curse_table
+
+    path = tmp_path / "tuned.toml"
+    path.write_text(GRID)
+    settings = grid_settings(str(path))
+    records: dict = {}
+    for _ in range(4):
+        for cfg in tuning_state(settings, records).configs():
+            rec = _record(cfg, 70.0)
+            if cfg.method == "lora" and (cfg.lr, cfg.scaling) == (3e-3, "paper") and cfg.seed >= 100:
+                rec["val"]["accuracy"] += 30  # a lucky candidate: much better on the selection seeds only
+            records.setdefault(config_key(cfg), rec)
+    table = winners_curse_table(settings, list(records.values()))
+    lucky = table.loc[("textures:large-test (stand-in)", "lora")]
+    assert lucky["confirmation runs"] == 10 and lucky["drop"] > 25
+    honest = table.loc[("textures:large-test (stand-in)", "srlora_budget")]
+    assert abs(honest["drop"]) < 2

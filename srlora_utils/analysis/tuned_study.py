@@ -191,3 +191,28 @@ def last_epoch_table(runs: list[dict], metric: str = "accuracy", design: StudyDe
                     "last epoch": part["last"].mean(), "selected - last": iv.mean, "ci low": iv.low,
                     "ci high": iv.high})  # fmt: skip
     return pd.DataFrame(out).set_index(["task", "method"])
+
+
+def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
+    """Per task and method whose choice is confirmed: the chosen candidate's mean validation score on the selection
+    seeds (the maximum over the candidates, so biased upwards), the same setting's mean validation score on the
+    confirmation seeds, and the drop between them. Why selection and confirmation seeds are disjoint."""
+    state = study_state(settings, runs)
+    plan = TuningPlan.from_settings(settings)
+    seeds = set(plan.confirmation_seeds) | set(plan.primary_seeds)
+    main_shots = {task: max(c.shots for c in sel) for (task, _), sel in state.selection.items()}
+    rows = []
+    for r in confirmation_runs(settings, runs):
+        c = r["config"]
+        chosen = state.chosen[(c["task"], c["method"])]
+        if chosen is None or c["seed"] not in seeds or c["shots"] != main_shots[c["task"]]:
+            continue
+        rows.append({"task": r["task"], "method": c["method"], "selection val": float(chosen["val mean"]),
+                     "confirmation val": next(iter(r["val"].values()))})  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=["selection val", "confirmation val", "drop", "confirmation runs"])
+    df = pd.DataFrame(rows).groupby(["task", "method"], sort=False)
+    out = df.agg(**{"selection val": ("selection val", "first"), "confirmation val": ("confirmation val", "mean"),
+                    "confirmation runs": ("confirmation val", "size")})  # fmt: skip
+    out["drop"] = out["selection val"] - out["confirmation val"]
+    return out[["selection val", "confirmation val", "drop", "confirmation runs"]]
