@@ -46,3 +46,29 @@ def tiny_vit() -> torch.nn.Module:
 @pytest.fixture(scope="session")
 def offline_vit() -> torch.nn.Module:
     return S.load_backbone(img_size=56)
+
+
+def tuned_grid_text(epochs: int, tasks: str, tuning: str, blocks: str) -> str:
+    """A small tuned-protocol grid file (as grids/tuned-study.toml, on the offline comparison preset): its epochs, its
+    ``tasks`` table, the lines of its ``[tuning]`` table and its ``[[blocks]]``."""
+    return f"""
+base = "comparison:offline"
+epochs = {epochs}
+peers = "authors"
+select_after_warmup = true
+tasks = {tasks}
+seeds = [100, 101, 102]
+
+[primary]
+method = "srlora_budget"
+reference = "lora"
+half_width = 2.5
+margin = 2.0
+confidence = 0.95
+
+[tuning]
+selection_seeds = [100, 101, 102]
+{tuning}
+
+{blocks}
+"""

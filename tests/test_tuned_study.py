@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from conftest import tuned_grid_text
 from srlora_utils.analysis.baseline_study import StudyDesign, comparison_table
 from srlora_utils.analysis.tuned_study import (
     confirmation_runs,
@@ -24,30 +25,13 @@ from srlora_utils.experiments.grids import grid_settings
 from srlora_utils.experiments.tuning import TuningPlan, tuning_state
 from srlora_utils.training.config import config_key
 
-GRID = """
-base = "comparison:offline"
-epochs = 20
-peers = "authors"
-select_after_warmup = true
-tasks = { "textures:large-test" = 3 }
-seeds = [100, 101, 102]
-
-[primary]
-method = "srlora_budget"
-reference = "lora"
-half_width = 2.5
-margin = 2.0
-confidence = 0.95
-
-[tuning]
-selection_seeds = [100, 101, 102]
-confirmation_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
-q3_half_width = 4.0
-
-[[blocks]]
-methods = ["lora", "srlora_budget", "adalora"]
-vary = { lr = [3e-4, 1e-3, 3e-3], scaling = ["paper", "rslora"] }
-"""
+GRID = tuned_grid_text(
+    20,
+    '{ "textures:large-test" = 3 }',
+    "confirmation_seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\nq3_half_width = 4.0",
+    '[[blocks]]\nmethods = ["lora", "srlora_budget", "adalora"]\n'
+    'vary = { lr = [3e-4, 1e-3, 3e-3], scaling = ["paper", "rslora"] }',
+)
 SHARED = np.random.default_rng(0).normal(0, 5, size=200)  # a seed effect every method shares: pairing removes it
 
 

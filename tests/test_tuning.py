@@ -6,49 +6,31 @@ import dataclasses
 
 import pytest
 
+from conftest import tuned_grid_text
 from srlora_utils.errors import SrLoraError
 from srlora_utils.experiments.grids import grid_settings
 from srlora_utils.experiments.tuning import TuningPlan, choose, selection_table, tuning_state
 from srlora_utils.training.config import config_key
 from srlora_utils.training.methods import METHOD_SPECS
 
-GRID = """
-base = "comparison:offline"
-epochs = 2
-peers = "authors"
-select_after_warmup = true
-tasks = {{ lfw = 5 }}
-seeds = [100, 101, 102]
-
-[primary]
-method = "srlora_budget"
-reference = "lora"
-half_width = 2.5
-margin = 2.0
-confidence = 0.95
-
-[tuning]
-selection_seeds = [100, 101, 102]
-confirmation_seeds = [0, 1, 2]
+TUNING = """confirmation_seeds = [0, 1, 2]
 primary_seeds = [0, 1, 2, 3, 4]
-inherit = {{ srlora_shuffled = "srlora_budget" }}
-fewer_shots = {{ lfw = 1 }}
-fewer_shots_methods = ["lora"]
-{extra}
-
-[[blocks]]
+inherit = { srlora_shuffled = "srlora_budget" }
+fewer_shots = { lfw = 1 }
+fewer_shots_methods = ["lora"]"""
+BLOCKS = """[[blocks]]
 methods = ["lora", "srlora_budget"]
-vary = {{ lr = [1e-4, 1e-3, 1e-2], scaling = ["paper", "rslora"] }}
+vary = { lr = [1e-4, 1e-3, 1e-2], scaling = ["paper", "rslora"] }
 
 [[blocks]]
 methods = ["linear_probe"]
-vary = {{ lr = [1e-4, 1e-3, 1e-2] }}
-"""
+vary = { lr = [1e-4, 1e-3, 1e-2] }"""
+GRID = tuned_grid_text(2, "{ lfw = 5 }", TUNING + "\n{extra}", BLOCKS)
 
 
 def _settings(tmp_path, extra=""):
     path = tmp_path / "tuned.toml"
-    path.write_text(GRID.format(extra=extra))
+    path.write_text(GRID.replace("{extra}", extra))
     return grid_settings(str(path))
 
 
@@ -181,6 +163,8 @@ def test_a_malformed_tuning_table_fails_in_one_line(tmp_path, extra, match):
 
 def test_overlapping_selection_and_confirmation_seeds_are_refused(tmp_path):
     path = tmp_path / "tuned.toml"
-    path.write_text(GRID.format(extra="").replace("confirmation_seeds = [0, 1, 2]", "confirmation_seeds = [0, 100]"))
+    path.write_text(
+        GRID.replace("{extra}", "").replace("confirmation_seeds = [0, 1, 2]", "confirmation_seeds = [0, 100]")
+    )
     with pytest.raises(SrLoraError, match="both selection and confirmation seeds"):
         TuningPlan.from_settings(grid_settings(str(path)))
