@@ -199,8 +199,10 @@ def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "
     """A tuned study's selection curves (``curves`` from
     :func:`~srlora_utils.analysis.tuned_study.selection_curves`): one row of panels per method, one column per task,
     mean validation ``metric`` over the selection seeds against the learning rate (log scale), one line per scaling
-    (and EVA's whitening), the rule's choice ringed; ``title`` names the backbone and data."""
+    (and EVA's whitening), the rule's choice ringed; ``title`` names the backbone and data. Candidates with no
+    recorded run yet are left out; a panel with none is hidden."""
     methods, tasks = list(dict.fromkeys(curves["method"])), list(dict.fromkeys(curves["task"]))
+    curves = curves.dropna(subset=["val mean"])
     fig, axes = plt.subplots(len(methods), len(tasks), figsize=(3.4 * len(tasks), 1.8 * len(methods) + 0.8),
                              squeeze=False)  # fmt: skip
     for (i, method), (j, task) in ((a, b) for a in enumerate(methods) for b in enumerate(tasks)):

@@ -95,6 +95,10 @@ def test_perturbing_the_records_flips_the_verdicts_and_the_reading_names_them(tm
     design_o, design_t = StudyDesign(), StudyDesign.from_settings(settings)
     same = protocol_table(official, design_o, confirmation_runs(settings, tuned), design_t)
     assert not same["changed"].any()
+    early = protocol_table(official, design_o, [r for r in tuned if r["config"]["method"] == "lora"], design_t)
+    assert (early["verdict tuned"] == "not read").all() and len(early) == len(same)  # nothing pairs yet
+    assert f"{len(early)} comparisons of Q1, Q3 have no tuned verdict" in str(read_protocol_changes(early))
+    assert q3_power_table([], design_t, TuningPlan.from_settings(settings)).empty
     assert "**0 change verdict**" in str(read_protocol_changes(same))
     settings, tuned = _tuned(tmp_path, {"srlora_budget": 0.0, "adalora": 5.0})  # the tuned records now say otherwise
     moved = protocol_table(official, design_o, confirmation_runs(settings, tuned), design_t)
@@ -120,7 +124,7 @@ def test_question_3s_power_and_the_scale_and_last_epoch_tables(tmp_path):
     assert scales.loc[("textures:large-test (stand-in)", "lora"), "update scale"] == pytest.approx(0.35)
     assert scales.loc[("textures:large-test (stand-in)", "lora"), "scaling"] == "rslora"
     last = last_epoch_table(read, design=design)
-    assert last.loc[("textures:large-test (stand-in)", "lora"), "selected - last"] > 0
+    assert last.loc[("textures:large-test (stand-in)", 3, "lora"), "selected - last"] > 0
 
 
 def test_missing_tuned_records_fail_in_one_line(tmp_path):
@@ -185,6 +189,8 @@ def test_the_selection_curves_figure_has_a_panel_per_method_and_task_and_rings_e
     assert all("val accuracy" in ax.get_ylabel() for ax in visible)
     assert [len(ax.get_lines()) for ax in visible] == [2, 2, 2]  # 1/r and 1/sqrt(r)
     assert sum(len(c.get_offsets()) for ax in visible for c in ax.collections) == int(curves["chosen"].sum()) == 3
+    unrun = curves.assign(**{"val mean": [float("nan")] * 6 + list(curves["val mean"][6:])})  # lora not run yet
+    assert len([ax for ax in plot_selection_curves(unrun).axes if ax.get_visible()]) == 2
 
 
 def test_the_winners_curse_shows_when_selection_favours_a_lucky_candidate(tmp_path):

@@ -105,7 +105,8 @@ def protocol_table(
                  "shots": w["shots"], "method": w["method"], "reference": w["reference"], "pairs": iv.n,
                  "difference": iv.mean, "verdict": iv.verdict + (" (Holm)" if kept else "")}
                 for w, iv, kept in _read_all(runs, design, metric)]  # fmt: skip
-        return pd.DataFrame(rows).set_index(["question", "task", "shots", "method", "reference"])
+        columns = ["question", "task", "shots", "method", "reference", "pairs", "difference", "verdict"]
+        return pd.DataFrame(rows, columns=columns).set_index(columns[:5])  # no rows while nothing pairs yet
 
     both = pd.merge(table(official, official_design), table(tuned, tuned_design), how="outer", left_index=True,
                     right_index=True, suffixes=(" official", " tuned"))  # fmt: skip
@@ -122,8 +123,9 @@ def read_protocol_changes(table: pd.DataFrame) -> Reading:
     comparisons only one protocol reads."""
     both = table[(table["verdict official"] != "not read") & (table["verdict tuned"] != "not read")]
     changed = both[both["changed"]]
-    lines = [f"Of the {len(both)} comparisons both protocols read, **{len(changed)} change verdict** when every "
-             "method runs at its own validated setting" + (":" if len(changed) else ".")]  # fmt: skip
+    lines = [f"Of the {len(both)} comparison{'s' if len(both) != 1 else ''} both protocols read, "
+             f"**{len(changed)} change{'s' if len(changed) == 1 else ''} verdict** when every method runs at its own "
+             "validated setting" + (":" if len(changed) else ".")]  # fmt: skip
     for (q, task, shots, m, ref), row in changed.iterrows():
         lines.append(f"* {q}, `{m}` − `{ref}` on {task}, {shots}-shot: {row['verdict official']} "
                      f"({row['difference official']:+.1f} points) → **{row['verdict tuned']}** "
@@ -134,12 +136,20 @@ def read_protocol_changes(table: pd.DataFrame) -> Reading:
                      + "; ".join(f"`{m}` − `{ref}` on {t}, {k}-shot ({row['verdict official']} → "
                                  f"{row['verdict tuned']})" for (q, t, k, m, ref), row in holm_moved.iterrows())
                      + ".")  # fmt: skip
-    only = table[(table["verdict official"] == "not read") | (table["verdict tuned"] == "not read")]
-    questions = sorted({q for q, *_ in only.index})
-    if len(only):
-        lines.append(f"* {len(only)} comparisons are read by one protocol only (questions {', '.join(questions)}): "
-                     "Q4's rsLoRA cells exist in the official protocol only, since the tuned one chooses the scaling "
-                     "per method.")  # fmt: skip
+    official_only = table[table["verdict tuned"] == "not read"]
+    q4 = sum(q == "Q4" for q, *_ in official_only.index)
+    if q4:
+        lines.append(f"* {q4} comparisons of Q4 are read by the official protocol only: the tuned one chooses the "
+                     "scaling with the rate, so it has no rsLoRA cells; its answer to Q4 is the scaling each method's "
+                     "choice holds.")  # fmt: skip
+    missing = len(official_only) - q4
+    if missing:
+        questions = sorted({q for q, *_ in official_only.index if q != "Q4"})
+        lines.append(f"* {missing} comparisons of {', '.join(questions)} have no tuned verdict: their confirmation "
+                     "runs are not all recorded (the tuned study has not reached them).")  # fmt: skip
+    tuned_only = len(table[table["verdict official"] == "not read"])
+    if tuned_only:
+        lines.append(f"* {tuned_only} comparisons are read by the tuned protocol only.")
     return Reading(lines)
 
 
@@ -157,7 +167,9 @@ def q3_power_table(runs: list[dict], design: StudyDesign, plan: TuningPlan, metr
         rows.append({"task": w["task"], "method": w["method"], "reference": w["reference"], "pairs": iv.n,
                      "sd of differences": iv.sd, "half-width reached": half, "pairs needed": need,
                      "target met": bool(iv.n > 1 and half <= target)})  # fmt: skip
-    return pd.DataFrame(rows).set_index(["task", "method", "reference"])
+    columns = ["task", "method", "reference", "pairs", "sd of differences", "half-width reached", "pairs needed",
+               "target met"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).set_index(columns[:3])
 
 
 def scale_table(runs: list[dict], design: StudyDesign | None = None) -> pd.DataFrame:
@@ -181,16 +193,18 @@ def last_epoch_table(runs: list[dict], metric: str = "accuracy", design: StudyDe
     rows = []
     for r in runs:
         if "test_last" in r:
-            rows.append({"task": r["task"], "method": cell_name(r, design), "selected": r["test"][metric],
-                         "last": r["test_last"][metric]})  # fmt: skip
-    df = pd.DataFrame(rows)
+            rows.append({"task": r["task"], "shots": r["config"]["shots"], "method": cell_name(r, design),
+                         "selected": r["test"][metric], "last": r["test_last"][metric]})  # fmt: skip
+    df = pd.DataFrame(rows, columns=["task", "shots", "method", "selected", "last"])
     out = []
-    for (task, method), part in df.groupby(["task", "method"], sort=False):
+    for (task, shots, method), part in df.groupby(["task", "shots", "method"], sort=False):
         iv = paired_interval(list(part["selected"] - part["last"]))
-        out.append({"task": task, "method": method, "runs": len(part), "selected epoch": part["selected"].mean(),
-                    "last epoch": part["last"].mean(), "selected - last": iv.mean, "ci low": iv.low,
-                    "ci high": iv.high})  # fmt: skip
-    return pd.DataFrame(out).set_index(["task", "method"])
+        out.append({"task": task, "shots": shots, "method": method, "runs": len(part),
+                    "selected epoch": part["selected"].mean(), "last epoch": part["last"].mean(),
+                    "selected - last": iv.mean, "ci low": iv.low, "ci high": iv.high})  # fmt: skip
+    columns = ["task", "shots", "method", "runs", "selected epoch", "last epoch", "selected - last", "ci low",
+               "ci high"]  # fmt: skip
+    return pd.DataFrame(out, columns=columns).set_index(columns[:3])
 
 
 def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
