@@ -169,7 +169,9 @@ def q3_power_table(runs: list[dict], design: StudyDesign, plan: TuningPlan, metr
                      "target met": bool(iv.n > 1 and half <= target)})  # fmt: skip
     columns = ["task", "method", "reference", "pairs", "sd of differences", "half-width reached", "pairs needed",
                "target met"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns).set_index(columns[:3])
+    table = pd.DataFrame(rows, columns=columns).set_index(columns[:3])
+    table.attrs.update(target=target, planning_sd=plan.q3_planning_sd)  # what the reading compares with
+    return table
 
 
 def scale_table(runs: list[dict], design: StudyDesign | None = None) -> pd.DataFrame:
@@ -208,7 +210,8 @@ def last_epoch_table(runs: list[dict], metric: str = "accuracy", design: StudyDe
 
 
 def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
-    """Per task and method whose choice is confirmed: the chosen candidate's mean validation score on the selection
+    """Per task and method whose choice is confirmed (controls that inherit another method's choice left out: they
+    won nothing): the chosen candidate's mean validation score on the selection
     seeds (the maximum over the candidates, so biased upwards), the same setting's mean validation score on the
     confirmation seeds, and the drop between them. Why selection and confirmation seeds are disjoint."""
     state = study_state(settings, runs)
@@ -219,7 +222,8 @@ def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
     for r in confirmation_runs(settings, runs):
         c = r["config"]
         chosen = state.chosen[(c["task"], c["method"])]
-        if chosen is None or c["seed"] not in seeds or c["shots"] != main_shots[c["task"]]:
+        if (chosen is None or c["method"] in plan.inherit or c["seed"] not in seeds
+                or c["shots"] != main_shots[c["task"]]):  # fmt: skip
             continue
         rows.append({"task": r["task"], "method": c["method"], "selection val": float(chosen["val mean"]),
                      "confirmation val": next(iter(r["val"].values()))})  # fmt: skip
