@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -214,7 +215,7 @@ def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "
         for (scaling, whiten), line in lines:
             line = line.sort_values("lr")
             ax.plot(line["lr"], line["val mean"], marker="o", ms=3, lw=1,
-                    label=f"{scaling}{', whitened' if whiten else ''}")  # fmt: skip
+                    label=f"{SCALE_LABELS.get(scaling, scaling)}{', whitened' if whiten else ''}")  # fmt: skip
         pick = part[part["chosen"]]
         ax.scatter(pick["lr"], pick["val mean"], s=90, facecolors="none", edgecolors="black", zorder=3)
         ax.set_xscale("log")
@@ -229,7 +230,11 @@ def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "
             ax.set_xlabel("learning rate (log scale)", fontsize=8)
         if j == 0:
             ax.set_ylabel(f"val {metric} (%)", fontsize=8)
-    fig.suptitle(title or "Selection curves: mean validation score over the selection seeds (ringed: chosen)",
-                 fontsize=9)  # fmt: skip
-    fig.tight_layout()
+    fig.suptitle(textwrap.fill(title or "Selection curves: mean validation score over the selection seeds (ringed: "
+                               "chosen)", 90), fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # room for a two-line title above the panels
     return fig
+
+
+#: How the kit's ``scaling`` settings read in figure legends.
+SCALE_LABELS = {"paper": "1/r (official)", "rslora": "1/sqrt(r) (rsLoRA)", "unit": "1"}

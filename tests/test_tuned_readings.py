@@ -12,6 +12,7 @@ from srlora_utils.analysis.tuned_readings import (
     read_q4_scaling,
     read_shared_setting,
     read_test_resolution,
+    read_ties,
     read_winners_curse,
 )
 from srlora_utils.analysis.tuned_study import (
@@ -80,3 +81,17 @@ def test_q3_power_and_test_resolution_readings(tmp_path):
     assert str(read_test_resolution([{**r, "test_images": 1200} for r in read])).count("0.08 points") == 1
     with pytest.raises(StopIteration):  # no test_images recorded: nothing to say
         next(iter(str(read_test_resolution(read)).split("*")[1:]))
+
+
+def test_the_ties_reading_names_choices_the_tie_rule_made(tmp_path):
+    settings, runs = _tuned(tmp_path, {})
+    assert str(read_ties(selection_curves(settings, runs))) == "No choice was made by the tie rule."
+    level = [
+        {**r, "val": {"accuracy": 90.0}}
+        if r["config"]["method"] == "adalora" and r["config"]["seed"] >= 100 and r["config"]["lr"] == 1e-3
+        else r
+        for r in runs
+    ]  # both scales of the middle rate level at the top
+    text = str(read_ties(selection_curves(settings, level)))
+    assert text.startswith("1 choice was made by the tie rule")
+    assert "`adalora` on textures: 2 candidates tie at 90.0; the tie rule took rate 0.001, scale 1/r" in text

@@ -1,8 +1,8 @@
 """How the lessons' runs are read: paired comparisons and their intervals (``comparison``), results in words
-(``readings``), the training notebooks' study (``study``), notebook 05's baseline study and its two protocols
-(``baseline_study``), the paper's reproduction (``report``, ``protocol``, ``reference``) and the controlled allocation
-experiment (``controlled``). Runs are launched by the layer below, :mod:`srlora_utils.experiments`. The names the
-lessons use are offered here, imported on first use.
+(``readings``), the training notebooks' study (``study``), notebook 05's baseline study (``baseline_study``) and its
+tuned protocol beside it (``tuned_study``, ``tuned_readings``), the paper's reproduction (``report``, ``protocol``,
+``reference``) and the controlled allocation experiment (``controlled``). Runs are launched by the layer below,
+:mod:`srlora_utils.experiments`. The names the lessons use are offered here, imported on first use.
 
 May import: errors, lazy, core, models, data, training, plotting, experiments
 """
@@ -18,6 +18,12 @@ _LAZY = {
         "study_pixel_baselines", "study_wall_time")},
     **{n: "readings" for n in ("Reading", "read_baselines", "read_fixture_results", "read_gain", "read_random_rank",
                                "read_ranking", "read_spearman")},
+    **{n: "tuned_study" for n in (
+        "Protocols", "cell_means", "last_epoch_table", "load_protocols", "progress_table", "protocol_table",
+        "q3_power_table", "read_protocol_changes", "scale_table", "selection_curves", "study_state",
+        "winners_curse_table")},
+    **{n: "tuned_readings" for n in ("read_q3_power", "read_q4_scaling", "read_shared_setting",
+                                     "read_test_resolution", "read_ties", "read_winners_curse")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

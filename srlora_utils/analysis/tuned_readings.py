@@ -64,8 +64,37 @@ def read_winners_curse(table: pd.DataFrame) -> Reading:
         lines.append(f"* **{_task_name(task)}**: the chosen setting scores lower on the fresh seeds than on the seeds "
                      f"that chose it for {fell} of {len(part)} methods; mean drop {drops.mean():+.1f} validation "
                      f"points (from {drops.min():+.1f} to {drops.max():+.1f}); {perfect} of them won selection with a "
-                     "perfect validation score.")  # fmt: skip
+                     "perfect validation score" + (" (the curse shows)." if drops.mean() > 0 else
+                                                   " (no upward bias shows: the fresh seeds score as high or higher).")
+                     )  # fmt: skip
     return Reading(lines)
+
+
+def read_ties(curves: pd.DataFrame) -> Reading:
+    """From :func:`~.tuned_study.selection_curves`: the methods whose choice was made by the tie rule (several
+    candidates level with the best mean validation score), how many tied, and how far the weights moved under the
+    chosen candidate against the tied ones: where validation could not tell the settings apart."""
+    lines = []
+    for (task, method), part in curves.groupby(["task", "method"], sort=False):
+        chosen = part[part["chosen"]]
+        if chosen.empty:
+            continue
+        best = float(chosen["val mean"].iloc[0])
+        tied = part[np.isclose(part["val mean"], best)]
+        if len(tied) < 2:
+            continue
+        moved, scaling = tied["weight change"], chosen["scaling"].iloc[0]
+        scale = f", scale {SCALING_WORDS.get(scaling, scaling)}" if METHOD_SPECS[method].kind == "lora" else ""
+        lines.append(f"* `{method}` on {_task_name(task)}: {len(tied)} candidates tie at {best:.1f}; the tie rule took "
+                     f"rate {float(chosen['lr'].iloc[0]):g}{scale}, under which the weights moved "
+                     f"{float(chosen['weight change'].iloc[0]):.1e} (the tied candidates: {moved.min():.1e} to "
+                     f"{moved.max():.1e}).")  # fmt: skip
+    n = len(lines)
+    if not lines:
+        return Reading("No choice was made by the tie rule.")
+    head = (f"{n} choice{'s were' if n != 1 else ' was'} made by the tie rule (the smaller rate, then 1/r), where "
+            "validation could not tell the tied settings apart:")  # fmt: skip
+    return Reading([head, *lines])
 
 
 def read_q4_scaling(chosen: pd.DataFrame, methods: tuple[str, ...] = ("lora", "srlora_budget", "srlora")) -> Reading:

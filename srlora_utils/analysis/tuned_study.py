@@ -10,6 +10,7 @@ scores are never read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,45 @@ def tuned_files(records: str | None = None) -> tuple[Path, Path]:
         raise SrLoraError(f"the tuned study's records {path} are missing: restore them {restore_how(TUNED_RECORDS)}, "
                           "or run the study: srlora tune grids/tuned-study.toml --records FILE --jobs 2")  # fmt: skip
     return grid, path
+
+
+@dataclass(frozen=True)
+class Protocols:
+    """The offline study under both protocols, as notebook 05's section 15 reads it: the official runs and design
+    (``grids/baseline-study.toml``), and the tuned grid's settings, design and plan, all its records and the
+    confirmation runs its rule chooses."""
+
+    official: list[dict]
+    official_design: StudyDesign
+    settings: dict
+    design: StudyDesign
+    plan: TuningPlan
+    records: list[dict]
+    tuned: list[dict]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every method has a choice and every run the rule asks for is recorded."""
+        state = study_state(self.settings, self.records)
+        done = {r["key"] for r in self.records}
+        return all(v is not None for v in state.chosen.values()) and all(config_key(c) in done for c in state.configs())
+
+
+def load_protocols(official_records: str | None = None, tuned_records: str | None = None) -> Protocols:
+    """The offline study's records under both protocols (the shipped ones unless a path is given): the stand-in
+    study, whichever preset a lesson runs."""
+    from ..experiments.grids import grid_settings
+    from ..training.records import read_records
+    from .baseline_study import study_files
+
+    grid, path = study_files("offline", official_records)
+    tuned_grid, tuned_path = tuned_files(tuned_records)
+    settings = grid_settings(str(tuned_grid))
+    records = read_records(tuned_path)
+    return Protocols(official=read_records(path), official_design=StudyDesign.from_settings(grid_settings(str(grid))),
+                     settings=settings, design=StudyDesign.from_settings(settings),
+                     plan=TuningPlan.from_settings(settings), records=records,
+                     tuned=confirmation_runs(settings, records))  # fmt: skip
 
 
 def study_state(settings: dict, runs: list[dict]) -> TuningState:
@@ -234,3 +274,17 @@ def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
                     "confirmation runs": ("confirmation val", "size")})  # fmt: skip
     out["drop"] = out["selection val"] - out["confirmation val"]
     return out[["selection val", "confirmation val", "drop", "confirmation runs"]]
+
+
+def cell_means(runs: list[dict], metrics: tuple[str, ...] = ("accuracy", "AUC"),
+               design: StudyDesign | None = None) -> pd.DataFrame:  # fmt: skip
+    """Mean test value of each of ``metrics`` (and the number of runs) per cell (rows, :func:`cell_name` under
+    ``design``) and setting (task, shots): the tuned cells at a glance, with the textures records' AUC."""
+    rows = [{"cell": cell_name(r, design), "setting": f"{r['task']}, {r['config']['shots']}-shot", "runs": 1,
+             **{m: r["test"].get(m, np.nan) for m in metrics}} for r in runs]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["cell", "setting", "runs", *metrics])
+    table = df.pivot_table(index="cell", columns="setting", values=[*metrics, "runs"],
+                           aggfunc={**{m: "mean" for m in metrics}, "runs": "sum"}, sort=False)  # fmt: skip
+    runs = [c for c in table.columns if c[0] == "runs"]
+    table[runs] = table[runs].astype("Int64")  # counts, blank where a cell did not run
+    return table.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
