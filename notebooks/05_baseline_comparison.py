@@ -278,8 +278,9 @@ read_random_rank(main, metric)
 from srlora_utils import plot_selection_curves
 from srlora_utils.analysis import (cell_means, last_epoch_table, load_protocols, progress_table, protocol_table,
                                    q3_power_table, read_protocol_changes, read_q3_power, read_q4_scaling,
-                                   read_shared_setting, read_test_resolution, read_ties, read_winners_curse,
-                                   scale_table, selection_curves, study_state, winners_curse_table)
+                                   read_selected_epochs, read_shared_setting, read_test_resolution, read_ties,
+                                   read_winners_curse, scale_table, selection_curves, study_state,
+                                   winners_curse_table)
 from srlora_utils.experiments.tuning import chosen_table
 
 both = load_protocols()
@@ -374,6 +375,7 @@ cell_means(both.tuned, (metric, "AUC"), both.design).round(2)
 # Validation picks an epoch on a handful of images (18 on textures, 10 on LFW); the last epoch needs no choice. Their paired difference per cell says what selection on so few images bought or cost on the test set:
 
 # %%
+display(read_selected_epochs(both.tuned))
 last_epoch_table(both.tuned, metric, both.design)
 
 # %% [markdown]

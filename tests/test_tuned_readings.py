@@ -10,6 +10,7 @@ from srlora_utils.analysis.baseline_study import StudyDesign
 from srlora_utils.analysis.tuned_readings import (
     read_q3_power,
     read_q4_scaling,
+    read_selected_epochs,
     read_shared_setting,
     read_test_resolution,
     read_ties,
@@ -95,3 +96,15 @@ def test_the_ties_reading_names_choices_the_tie_rule_made(tmp_path):
     text = str(read_ties(selection_curves(settings, level)))
     assert text.startswith("1 choice was made by the tie rule")
     assert "`adalora` on textures: 2 candidates tie at 90.0; the tie rule took rate 0.001, scale 1/r" in text
+
+
+def test_the_selected_epochs_reading_counts_the_earliest_and_the_last(tmp_path):
+    settings, runs = _tuned(tmp_path, {})
+    read = confirmation_runs(settings, runs)  # 100 steps over 20 epochs, 10 warm-up steps: epoch 3 is the earliest
+    timed = [{**r, "best_epoch": 3 if i % 2 else 20, "last_epoch": 20} for i, r in enumerate(read)]
+    text = str(read_selected_epochs(timed))
+    assert f"({len(read)} runs of 20 epochs)" in text
+    assert (
+        f"{len(read) // 2} runs took the first epoch after the warm-up (epoch 3), {len(read) - len(read) // 2} the last"
+        in text
+    )

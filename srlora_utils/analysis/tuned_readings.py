@@ -45,7 +45,7 @@ def read_shared_setting(curves: pd.DataFrame, lr: float = 1e-3, scaling: str = "
                 "methods below their own best candidate")  # fmt: skip
         if below:
             text += (f", by a median of {np.median(list(below.values())):.1f} validation points (up to "
-                     f"{max(below.values()):.1f}, `{max(below, key=below.get)}`)")  # fmt: skip
+                     f"{max(below.values()):.1f}, `{max(below, key=lambda m: below[m])}`)")  # fmt: skip
         text += (f". The chosen rates span {', '.join(f'{r:g}' for r in rates)} and the chosen scales "
                  f"{', '.join(scales)}.")  # fmt: skip
         lines.append(text)
@@ -150,4 +150,21 @@ def read_test_resolution(runs: list[dict], metric: str = "accuracy") -> Reading:
         lines.append(f"* **{_task_name(task)}, {shots}-shot**: {n:,} test images, so one image is {100 / n:.2f} "
                      f"points; at its mean test {metric} ({100 * p:.1f}%) one run's score has a binomial standard "
                      f"error of {se:.1f} points from the test sample alone.")  # fmt: skip
+    return Reading(lines)
+
+
+def read_selected_epochs(runs: list[dict]) -> Reading:
+    """Per task and shot count of ``runs``: which epochs validation selected (median), how many runs took the first
+    epoch that ends after the warm-up (the earliest one the rule allows) and how many took the last: whether selection
+    stops training early."""
+    lines = []
+    for task, shots in dict.fromkeys((r["task"], r["config"]["shots"]) for r in runs):
+        part = [r for r in runs if r["task"] == task and r["config"]["shots"] == shots]
+        first = [math.floor(r["config"]["warmup_iters"] / (r["steps"] / r["config"]["epochs"])) + 1 for r in part]
+        best = [r["best_epoch"] for r in part]
+        at_first = sum(b == f for b, f in zip(best, first, strict=True))
+        at_last = sum(r["best_epoch"] == r["last_epoch"] for r in part)
+        lines.append(f"* **{_task_name(task)}, {shots}-shot** ({len(part)} runs of {part[0]['config']['epochs']} "
+                     f"epochs): median selected epoch {np.median(best):g}; {at_first} runs took the first epoch after "
+                     f"the warm-up (epoch {min(first)}), {at_last} the last.")  # fmt: skip
     return Reading(lines)
