@@ -263,28 +263,28 @@ read_random_rank(main, metric)
 # %% [markdown]
 # ## 14. A second protocol: every method at its own validated setting
 #
-# Sections 6-11 read the paper's protocol: one learning rate (1e-3) and the official 1/r scale for every LoRA-type method, and each peer as the official comparison set it up. That is a choice, not neutrality. A step size is a property of a method, not of the task: the update LoRA adds is `scale · B A`, so the rate and the scale act together, and methods build their update differently (AdaLoRA's starts from a zero singular-value vector between two factors and divides by its rank count; PiSSA's factors start large, from the weights' principal directions; a rank-40 SR-LoRA module under 1/r is scaled five times less than a rank-8 one). One rate can suit one of them and under-train another, and then a comparison measures the rate, not the method.
+# Sections 1-13 read the paper's protocol: one learning rate (1e-3) and the official 1/r scale for every LoRA-type method, and each peer as the official comparison set it up. That is a choice, not neutrality. A step size is a property of a method, not of the task: the update LoRA adds is `scale · B A`, so the rate and the scale act together, and methods build their update differently (AdaLoRA's starts from a zero singular-value vector between two factors and divides by its rank count; PiSSA's factors start large, from the weights' principal directions; a rank-40 SR-LoRA module under 1/r is scaled five times less than a rank-8 one). One rate can suit one of them and under-train another, and then a comparison measures the rate, not the method.
 #
 # The **tuned protocol** (`grids/tuned-study.toml`, written with its rule, seeds and run counts before any of its runs) lets validation choose for each method and task:
 #
-# * **the candidates**: three learning rates a factor 3 apart around the method's recommended one, times the scales 1/r and 1/sqrt(r) (and 1 where the method's authors use it: AdaLoRA, PiSSA), times whitening for EVA; one more rate beyond the edge where the choice sits at the edge of the grid;
+# * **the candidates**: three learning rates a factor 3 apart, centred on the official one (1e-3; 2e-5 for full fine-tuning), times the scales 1/r and 1/sqrt(r) (and 1 for AdaLoRA and PiSSA, nearer than 1/r to the larger scales their authors run), times whitening for EVA; one more rate beyond the edge where the choice sits at the edge of the grid;
 # * **selection** on seeds 100-102: the highest mean validation accuracy (ties: the smaller rate, then 1/r); the selection runs' test scores are never read;
 # * **confirmation** on fresh seeds 0-9 (the primary pair on 0-23), the seeds the verdicts are read on;
-# * **each peer as its authors and PEFT recommend** ([the peers](peers.md) gives every choice and its source), a 1,200-patch textures test set, no epoch selected inside the warm-up, and the last epoch's test score kept beside the selected one.
+# * **each peer as its authors and PEFT recommend** (`docs/peers.md` gives every choice and its source), a 1,200-patch textures test set, no epoch selected inside the warm-up, and the last epoch's test score kept beside the selected one.
 #
-# It runs on the same stand-ins as sections 1-13, whichever preset this notebook runs; `make tuned-study` trains it (it resumes from its records).
+# It reads the offline study's shipped records, on the stand-ins, whichever preset this notebook runs (`preset` and `records` choose sections 1-13 only), and compares them with the offline official study's records; `make tuned-study TUNED_RECORDS=results/tuned-study/records.jsonl` resumes it from them.
 
 # %%
 from srlora_utils import plot_selection_curves
 from srlora_utils.analysis import (cell_means, last_epoch_table, load_protocols, progress_table, protocol_table,
-                                   q3_power_table, read_protocol_changes, read_q3_power, read_q4_scaling,
-                                   read_selected_epochs, read_shared_setting, read_test_resolution, read_ties,
-                                   read_winners_curse, scale_table, selection_curves, study_state,
-                                   winners_curse_table)
-from srlora_utils.experiments.tuning import chosen_table
+                                   q3_power_table, read_last_epoch, read_protocol_changes, read_q3_power,
+                                   read_q4_scaling, read_selected_epochs, read_shared_setting, read_test_resolution,
+                                   read_ties, read_weak_references, read_winners_curse, scale_table,
+                                   selection_curves, study_state, winners_curse_table)
+from srlora_utils.experiments import chosen_table
 
 both = load_protocols()
-assert both.complete, "the tuned study's records are incomplete: `make tuned-study` resumes it"
+assert both.complete, "tuned records incomplete: `make tuned-study TUNED_RECORDS=results/tuned-study/records.jsonl`"
 progress_table(both.settings, both.records)
 
 # %% [markdown]
@@ -309,10 +309,10 @@ chosen = chosen_table(study_state(both.settings, both.records))
 chosen
 
 # %%
-read_q4_scaling(chosen)
+read_q4_scaling(chosen, curves)
 
 # %% [markdown]
-# How often did validation actually decide? Where candidates tie at the top (a mean over three seeds of 18 validation images on textures and 10 on LFW moves in steps of one image), the registered tie rule decides: the smaller rate, then 1/r, that is the smaller step.
+# How often did validation actually decide? Where candidates tie at the top (a mean over three seeds of 18 validation images on textures and 10 on LFW moves in steps of one image), the registered tie rule decides: the smaller rate, then 1/r. That is not always the candidate whose weights move least (each line gives the weight change of the choice and of the tied candidates), but where it is, a tie can leave a method near a linear probe.
 
 # %%
 read_ties(curves)
@@ -326,7 +326,9 @@ scale_table(both.tuned, both.design)
 # %% [markdown]
 # ### 14.2 Disjoint seeds: the winner's curse
 #
-# The chosen setting is the best of many candidates on the selection seeds, so its selection score is biased upwards: some of its lead is luck on those seeds. Read on the same seeds, a verdict would inherit that luck. On fresh seeds the same setting scores what it is worth, which is why the verdicts are read on confirmation seeds only. The table compares the chosen setting's mean validation score on the seeds that chose it with its mean on the confirmation seeds.
+# The chosen setting is the best of several candidates on the selection seeds, so its selection score is biased upwards: some of its lead is luck on those seeds. Read on the same seeds, a verdict would inherit that luck, and unequally: a method chosen among twelve candidates (EVA) collects more luck than one chosen among three (the linear probe), so reusing the selection seeds would favour the methods with the larger grids. That is why the verdicts are read on fresh confirmation seeds only.
+#
+# The table compares the chosen setting's mean validation score on the seeds that chose it with its mean on the confirmation seeds 0-9. Two things move that difference: the curse, and the seed sets themselves (three seeds' splits can be easier or harder than ten seeds' splits for every setting alike). The linear probe, chosen among the fewest candidates, shows mostly the second; the methods chosen among more candidates add the first.
 
 # %%
 curse = winners_curse_table(both.settings, both.records)
@@ -348,6 +350,15 @@ table_both[["verdict official", "verdict tuned", "difference official", "differe
 read_protocol_changes(table_both)
 
 # %% [markdown]
+# What this comparison can and cannot tell:
+#
+# * **More than the rate changed.** Besides each method's rate and scale, the tuned protocol sets the peers up as their authors do, tests textures on 1,200 patches instead of 180, forbids selecting an epoch inside the warm-up and breaks ties by its own rule. A changed verdict is the effect of all of these together, not of tuning alone.
+# * **A changed verdict is not a changed estimate.** Verdicts are categories with edges: a difference that moves a little, or an interval that narrows on a larger test set, can cross from "not resolved" to "equivalent" while the estimate barely moves. Read the two difference columns, not only the verdicts.
+# * **Holm's families differ.** Each protocol is corrected over its own comparisons (the official one also holds question 4's), so a Holm flag is not comparable across the two columns.
+# * **The intervals are conditional on the test set.** They vary the seeds (training images, initialisation, order) and hold the test images fixed; LFW's 100 images add a sampling error of their own that no number of seeds removes (below).
+# * **Neither protocol overrules the other.** The official one says what the paper's recipe gives; the tuned one what each method gives at the setting validation picks for it, with validation sets this small.
+
+# %% [markdown]
 # Did question 3 reach the precision the grid planned for it, and what can each test set resolve at all?
 
 # %%
@@ -366,17 +377,27 @@ read_test_resolution(both.tuned, metric)
 # %%
 read_baselines(both.tuned, study_pixel_baselines(both.tuned, both.settings), metric)
 
+# %% [markdown]
+# A verdict "ahead" is only as informative as its reference: a win over an adapter that is not separated from a linear probe shows that the reference did not train, not that the winner's allocation helps. Each protocol's "ahead" verdicts (the official one at its 1/r cells), checked against that protocol's own linear probe:
+
+# %%
+display(read_weak_references(comparison_table(official_scaling(both.official), both.official_design, metric),
+                             official_scaling(both.official), metric, "Official protocol"))
+read_weak_references(comparison_table(both.tuned, both.design, metric), both.tuned, metric, "Tuned protocol")
+
 # %%
 cell_means(both.tuned, (metric, "AUC"), both.design).round(2)
 
 # %% [markdown]
 # ### 14.5 The selected epoch against the last one
 #
-# Validation picks an epoch on a handful of images (18 on textures, 10 on LFW); the last epoch needs no choice. Their paired difference per cell says what selection on so few images bought or cost on the test set:
+# Validation picks an epoch on a handful of images (18 on textures at 3 shots, 6 at 1 shot, 10 on LFW); the last epoch needs no choice. Their paired difference per cell says what selection on so few images bought or cost on the test set:
 
 # %%
 display(read_selected_epochs(both.tuned))
-last_epoch_table(both.tuned, metric, both.design)
+last_epochs = last_epoch_table(both.tuned, metric, both.design)
+display(read_last_epoch(last_epochs))
+last_epochs
 
 # %% [markdown]
 # ## 15. What the stand-ins can and cannot say about the paper's regime

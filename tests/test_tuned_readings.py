@@ -3,21 +3,26 @@ perturbed record changes the words. Records are made by hand (tests/test_tuned_s
 
 import dataclasses
 
+import numpy as np
+import pandas as pd
 import pytest
 from test_tuned_study import _tuned
 
-from srlora_utils.analysis.baseline_study import StudyDesign
+from srlora_utils.analysis.baseline_study import StudyDesign, comparison_table
 from srlora_utils.analysis.tuned_readings import (
+    read_last_epoch,
     read_q3_power,
     read_q4_scaling,
     read_selected_epochs,
     read_shared_setting,
     read_test_resolution,
     read_ties,
+    read_weak_references,
     read_winners_curse,
 )
 from srlora_utils.analysis.tuned_study import (
     confirmation_runs,
+    last_epoch_table,
     q3_power_table,
     selection_curves,
     study_state,
@@ -39,11 +44,11 @@ def _favour_paper(runs, points):
 def test_the_shared_setting_reading_counts_the_methods_it_leaves_below_their_best(tmp_path):
     settings, runs = _tuned(tmp_path, {})
     text = str(read_shared_setting(selection_curves(settings, runs)))
-    assert "is no method's validated choice; it leaves 3 of 3 LoRA-type methods below" in text
+    assert "is no method's choice; it leaves 3 of 3 LoRA-type methods below" in text
     assert "median of 5.0 validation points" in text and "chosen scales 1/sqrt(r)" in text
     flipped = _favour_paper(runs, 10.0)  # now 1/r wins: the shared setting is everyone's choice
     text = str(read_shared_setting(selection_curves(settings, flipped)))
-    assert "the validated choice of `lora`, `srlora_budget`, `adalora` only; it leaves 0 of 3" in text
+    assert "the choice of `lora`, `srlora_budget` and `adalora` only; it leaves 0 of 3" in text
     assert "chosen scales 1/r." in text
 
 
@@ -59,11 +64,11 @@ def test_q4_reads_the_scaling_validation_chose(tmp_path):
 def test_the_winners_curse_reading_follows_the_drop(tmp_path):
     settings, runs = _tuned(tmp_path, {})
     honest = str(read_winners_curse(winners_curse_table(settings, runs)))
-    assert "mean drop +0.0 validation points" in honest and "0 of them won selection with a perfect" in honest
+    assert "mean +0.0 points over 3 methods" in honest and "0 won selection with a perfect" in honest
     lucky = [{**r, "val": {"accuracy": r["val"]["accuracy"] + 30}} if r["config"]["seed"] >= 100
              and r["config"]["method"] == "lora" else r for r in runs]  # fmt: skip
     text = str(read_winners_curse(winners_curse_table(settings, lucky)))
-    assert "mean drop +10.0" in text and "to +30.0)" in text
+    assert "mean +10.0 points over 3 methods" in text and "to +30.0)" in text
 
 
 def test_q3_power_and_test_resolution_readings(tmp_path):
@@ -94,7 +99,7 @@ def test_the_ties_reading_names_choices_the_tie_rule_made(tmp_path):
         for r in runs
     ]  # both scales of the middle rate level at the top
     text = str(read_ties(selection_curves(settings, level)))
-    assert text.startswith("1 choice was made by the tie rule")
+    assert text.startswith("1 of 3 choices was made by the tie rule")
     assert "`adalora` on textures: 2 candidates tie at 90.0; the tie rule took rate 0.001, scale 1/r" in text
 
 
@@ -108,3 +113,65 @@ def test_the_selected_epochs_reading_counts_the_earliest_and_the_last(tmp_path):
         f"{len(read) // 2} runs took the first epoch after the warm-up (epoch 3), {len(read) - len(read) // 2} the last"
         in text
     )
+
+
+def test_ahead_verdicts_against_a_reference_at_probe_level_are_flagged(tmp_path):
+    settings, runs = _tuned(tmp_path, {"srlora_budget": 5.0, "adalora": -8.0})
+    design = StudyDesign.from_settings(settings)
+    read = [{**r, "trainable_params": 800, "step_s_median": 0.1} for r in confirmation_runs(settings, runs)]
+    table = comparison_table(read, design)
+    assert "no comparison" not in str(read_weak_references(table, read)).lower()
+    assert str(read_weak_references(table, read)).endswith(
+        "against a reference that is not ahead of the linear probe on the same task."
+    )  # no probe ran: none flagged
+
+    def probe(of, shift):  # a linear probe scoring like `of` plus `shift` points, paired by seed
+        return [
+            {
+                **r,
+                "config": {**r["config"], "method": "linear_probe"},
+                "test": {"accuracy": r["test"]["accuracy"] + shift},
+            }
+            for r in read
+            if r["config"]["method"] == of
+        ]
+
+    text = str(read_weak_references(table, read + probe("adalora", 0.1), name="Tuned protocol"))
+    assert text.startswith('**Tuned protocol.** Of the 2 "ahead" verdicts, 1 is against a reference')
+    assert "`srlora_budget` − `adalora` on textures:large-test (stand-in), 3-shot" not in text  # names are short
+    assert "`srlora_budget` − `adalora` on textures (stand-in), 3-shot. Those show" in text
+    assert "0 are against" in str(read_weak_references(table, read + probe("adalora", -20.0)))
+
+
+def test_q4_says_when_the_tie_rule_chose_the_scale(tmp_path):
+    settings, runs = _tuned(tmp_path, {})
+    level = _favour_paper(runs, 5.0)  # 1/r now scores exactly as 1/sqrt(r) at every rate
+    text = str(read_q4_scaling(chosen_table(study_state(settings, level)), selection_curves(settings, level)))
+    assert "`lora` 1/r at 0.001 (tied with 1/sqrt(r): the tie rule chose the scale)" in text
+    text = str(read_q4_scaling(chosen_table(study_state(settings, runs)), selection_curves(settings, runs)))
+    assert "tied" not in text
+
+
+def test_the_winners_curse_is_read_against_the_probe_chosen_among_fewest_candidates():
+    index = pd.MultiIndex.from_tuples([("t (stand-in)", m) for m in ("linear_probe", "lora", "eva")],
+                                      names=["task", "method"])  # fmt: skip
+    table = pd.DataFrame({"candidates": [3, 6, 12], "selection val": [70.0, 90.0, 95.0],
+                          "confirmation val": [72.0, 86.0, 89.0]}, index=index)  # fmt: skip
+    table["drop"] = table["selection val"] - table["confirmation val"]
+    text = str(read_winners_curse(table))
+    assert "The linear probe, chosen among 3 candidates, falls by -2.0" in text
+    assert "the 2 methods chosen among more candidates (6-12) fall by +5.0 on average, +7.0 points beyond" in text
+
+
+def test_the_last_epoch_reading_counts_cells_where_selection_cost_test_accuracy(tmp_path):
+    settings, runs = _tuned(tmp_path, {})
+    design, read = StudyDesign.from_settings(settings), confirmation_runs(settings, runs)
+    gap = np.random.default_rng(1).normal(1.0, 0.2, size=len(read))  # last epochs about a point below the selected
+    early = [{**r, "test_last": {"accuracy": r["test"]["accuracy"] - g}} for r, g in zip(read, gap, strict=True)]
+    text = str(read_last_epoch(last_epoch_table(early, design=design)))
+    assert text.startswith("Of 3 cells, the selected epoch tests **below** the last epoch in 0, above it in 3")
+    assert "stopped training too early" not in text
+    late = [{**r, "test_last": {"accuracy": r["test"]["accuracy"] + 5.0 + g}} for r, g in zip(read, gap, strict=True)]
+    text = str(read_last_epoch(last_epoch_table(late, design=design)))
+    assert "below** the last epoch in 3, above it in 0" in text and "the largest cost is -6.0 points" in text
+    assert "stopped training too early more often" in text

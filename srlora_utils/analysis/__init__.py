@@ -22,8 +22,9 @@ _LAZY = {
         "Protocols", "cell_means", "last_epoch_table", "load_protocols", "progress_table", "protocol_table",
         "q3_power_table", "read_protocol_changes", "scale_table", "selection_curves", "study_state",
         "winners_curse_table")},
-    **{n: "tuned_readings" for n in ("read_q3_power", "read_q4_scaling", "read_selected_epochs", "read_shared_setting",
-                                     "read_test_resolution", "read_ties", "read_winners_curse")},
+    **{n: "tuned_readings" for n in (
+        "read_last_epoch", "read_q3_power", "read_q4_scaling", "read_selected_epochs", "read_shared_setting",
+        "read_test_resolution", "read_ties", "read_weak_references", "read_winners_curse")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..training.methods import METHOD_SPECS
-from .readings import Reading, _names
+from .readings import Reading
 
 #: How the kit's ``scaling`` settings read in prose.
 SCALING_WORDS = {"paper": "1/r", "rslora": "1/sqrt(r)", "unit": "1"}
@@ -20,6 +20,17 @@ SCALING_WORDS = {"paper": "1/r", "rslora": "1/sqrt(r)", "unit": "1"}
 
 def _task_name(task: str) -> str:
     return task.replace(":large-test", "")
+
+
+def _and(names: list[str]) -> str:
+    """Backticked names joined as prose: `a`, `b` and `c`."""
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _tied(part: pd.DataFrame, best: float) -> pd.DataFrame:
+    """The candidates of one method and task level with the ``best`` mean validation score."""
+    return part[np.isclose(part["val mean"], best)]
 
 
 def read_shared_setting(curves: pd.DataFrame, lr: float = 1e-3, scaling: str = "paper") -> Reading:
@@ -39,7 +50,10 @@ def read_shared_setting(curves: pd.DataFrame, lr: float = 1e-3, scaling: str = "
         rates = sorted(chosen["lr"].unique())
         scales = [SCALING_WORDS.get(s, s) for s in dict.fromkeys(chosen["scaling"])]
         level = [m for m in gaps if m not in below]
-        whose = f"the validated choice of {_names(level)} only" if level else "no method's validated choice"
+        by_tie = [m for m in level if len(_tied(part[part["method"] == m], chosen.loc[m, "val mean"])) > 1]
+        whose = f"the choice of {_and(level)} only" if level else "no method's choice"
+        if by_tie:
+            whose += " (by the tie rule)" if by_tie == level else f" ({_and(by_tie)} by the tie rule)"
         text = (f"* **{_task_name(task)}**: the shared setting (rate {lr:g}, scale "
                 f"{SCALING_WORDS.get(scaling, scaling)}) is {whose}; it leaves {len(below)} of {len(gaps)} LoRA-type "
                 "methods below their own best candidate")  # fmt: skip
@@ -53,20 +67,33 @@ def read_shared_setting(curves: pd.DataFrame, lr: float = 1e-3, scaling: str = "
 
 
 def read_winners_curse(table: pd.DataFrame) -> Reading:
-    """From :func:`~.tuned_study.winners_curse_table`: how much the chosen settings' validation scores fall from the
-    selection seeds (where they won) to fresh confirmation seeds, per task."""
+    """From :func:`~.tuned_study.winners_curse_table`: per task, how much the chosen settings' validation scores fall
+    from the selection seeds (where they won) to the fresh confirmation seeds, and the same for the linear probe, the
+    method chosen among the fewest candidates: the fall that seed sets of different difficulty give with little
+    selection, against which the methods chosen among more candidates are read."""
     if table.empty:
         return Reading("No chosen setting has confirmation runs yet.")
     lines = []
     for task, part in table.groupby(level="task", sort=False):
         drops = part["drop"]
         fell, perfect = int((drops > 1e-9).sum()), int((part["selection val"] >= 100 - 1e-9).sum())
-        lines.append(f"* **{_task_name(task)}**: the chosen setting scores lower on the fresh seeds than on the seeds "
-                     f"that chose it for {fell} of {len(part)} methods; mean drop {drops.mean():+.1f} validation "
-                     f"points (from {drops.min():+.1f} to {drops.max():+.1f}); {perfect} of them won selection with a "
-                     "perfect validation score" + (" (the curse shows)." if drops.mean() > 0 else
-                                                   " (no upward bias shows: the fresh seeds score as high or higher).")
-                     )  # fmt: skip
+        text = (f"* **{_task_name(task)}**: selection minus confirmation validation score, mean {drops.mean():+.1f} "
+                f"points over {len(part)} methods (from {drops.min():+.1f} to {drops.max():+.1f}); {fell} of them "
+                f"score lower on the fresh seeds; {perfect} won selection with a perfect validation score, which "
+                "fresh seeds can only match or fall from")  # fmt: skip
+        methods = part.index.get_level_values("method")
+        if "linear_probe" in methods and "candidates" in part:
+            probe = part[methods == "linear_probe"].iloc[0]
+            others = part[(methods != "linear_probe") & (part["candidates"] > probe["candidates"])]
+            if len(others):
+                excess = others["drop"].mean() - probe["drop"]
+                text += (f". The linear probe, chosen among {int(probe['candidates'])} candidates, falls by "
+                         f"{probe['drop']:+.1f}; the {len(others)} methods chosen among more candidates "
+                         f"({int(others['candidates'].min())}-{int(others['candidates'].max())}) fall by "
+                         f"{others['drop'].mean():+.1f} on average, {excess:+.1f} points beyond the probe: the "
+                         "curse's share, if the two seed sets differ as much for every method as for the "
+                         "probe")  # fmt: skip
+        lines.append(text + ".")
     return Reading(lines)
 
 
@@ -75,39 +102,58 @@ def read_ties(curves: pd.DataFrame) -> Reading:
     candidates level with the best mean validation score), how many tied, and how far the weights moved under the
     chosen candidate against the tied ones: where validation could not tell the settings apart."""
     lines = []
+    decided = 0
     for (task, method), part in curves.groupby(["task", "method"], sort=False):
         chosen = part[part["chosen"]]
         if chosen.empty:
             continue
+        decided += 1
         best = float(chosen["val mean"].iloc[0])
-        tied = part[np.isclose(part["val mean"], best)]
+        tied = _tied(part, best)
         if len(tied) < 2:
             continue
         moved, scaling = tied["weight change"], chosen["scaling"].iloc[0]
+        adapter = METHOD_SPECS[method].kind != "head"  # a linear probe moves no backbone weight
         scale = f", scale {SCALING_WORDS.get(scaling, scaling)}" if METHOD_SPECS[method].kind == "lora" else ""
-        lines.append(f"* `{method}` on {_task_name(task)}: {len(tied)} candidates tie at {best:.1f}; the tie rule took "
-                     f"rate {float(chosen['lr'].iloc[0]):g}{scale}, under which the weights moved "
-                     f"{float(chosen['weight change'].iloc[0]):.1e} (the tied candidates: {moved.min():.1e} to "
-                     f"{moved.max():.1e}).")  # fmt: skip
+        text = (f"* `{method}` on {_task_name(task)}: {len(tied)} candidates tie at {best:.1f}; the tie rule took "
+                f"rate {float(chosen['lr'].iloc[0]):g}{scale}")  # fmt: skip
+        if adapter:
+            text += (f", under which the weights moved {float(chosen['weight change'].iloc[0]):.1e} (the tied "
+                     f"candidates: {moved.min():.1e} to {moved.max():.1e})")  # fmt: skip
+        lines.append(text + ".")
     n = len(lines)
     if not lines:
         return Reading("No choice was made by the tie rule.")
-    head = (f"{n} choice{'s were' if n != 1 else ' was'} made by the tie rule (the smaller rate, then 1/r), where "
-            "validation could not tell the tied settings apart:")  # fmt: skip
+    head = (f"{n} of {decided} choices {'were' if n != 1 else 'was'} made by the tie rule (the smaller rate, then "
+            "1/r), where validation could not tell the tied settings apart:")  # fmt: skip
     return Reading([head, *lines])
 
 
-def read_q4_scaling(chosen: pd.DataFrame, methods: tuple[str, ...] = ("lora", "srlora_budget", "srlora")) -> Reading:
+def read_q4_scaling(
+    chosen: pd.DataFrame, curves: pd.DataFrame | None = None,
+    methods: tuple[str, ...] = ("lora", "srlora_budget", "srlora"),
+) -> Reading:  # fmt: skip
     """Question 4 under the tuned protocol, from :func:`~srlora_utils.experiments.tuning.chosen_table`: the scaling
-    (and rate) validation chose for each of ``methods`` on each task."""
+    (and rate) the rule chose for each of ``methods`` on each task and, given the selection ``curves``, whether
+    another scaling tied with it at the top (then the tie rule, not validation, chose the scaling)."""
     lines = []
     done = chosen[chosen["lr"].notna()]
     for task, part in done.groupby(level="task", sort=False):
-        rows = [part.loc[(task, m)] for m in methods if (task, m) in part.index]
-        picks = [f"`{row.name[1]}` {SCALING_WORDS.get(row['scaling'], row['scaling'])} at {row['lr']:g}"
-                 for row in rows]  # fmt: skip
+        picks = []
+        for m in methods:
+            if (task, m) not in part.index:
+                continue
+            row = part.loc[(task, m)]
+            pick = f"`{m}` {SCALING_WORDS.get(row['scaling'], row['scaling'])} at {row['lr']:g}"
+            if curves is not None:
+                mine = curves[(curves["task"] == task) & (curves["method"] == m)]
+                other = sorted({SCALING_WORDS.get(x, x) for x in _tied(mine, row["val mean"])["scaling"]}
+                               - {SCALING_WORDS.get(row["scaling"], row["scaling"])})  # fmt: skip
+                if other:
+                    pick += f" (tied with {', '.join(other)}: the tie rule chose the scale)"
+            picks.append(pick)
         if picks:
-            lines.append(f"* **{_task_name(task)}**: validation chose {'; '.join(picks)}.")
+            lines.append(f"* **{_task_name(task)}**: the rule chose {'; '.join(picks)}.")
     return Reading(lines or ["No scaling is chosen yet."])
 
 
@@ -168,3 +214,51 @@ def read_selected_epochs(runs: list[dict]) -> Reading:
                      f"epochs): median selected epoch {np.median(best):g}; {at_first} runs took the first epoch after "
                      f"the warm-up (epoch {min(first)}), {at_last} the last.")  # fmt: skip
     return Reading(lines)
+
+
+def read_weak_references(table: pd.DataFrame, runs: list[dict], metric: str = "accuracy", name: str = "") -> Reading:
+    """Which "ahead" verdicts of a comparison ``table`` (:func:`~.baseline_study.comparison_table` of ``runs``) are
+    against a reference that is not itself ahead of the linear probe on the same task and shots (paired by seed, test
+    ``metric``): a win over an adapter not separated from a linear probe says little about the winner's allocation.
+    ``name`` heads the sentence (a protocol's name)."""
+    from .readings import compare
+
+    head = f"**{name}.** " if name else ""
+    ahead = table[table["verdict"] == "ahead"]
+    if not len(ahead):
+        return Reading(head + 'No comparison reads "ahead".')
+    weak: dict[tuple[str, int, str], bool] = {}
+    flagged = []
+    for (_q, task, shots, method, ref), _row in ahead.iterrows():
+        if (task, shots, ref) not in weak:
+            part = [r for r in runs if r["task"] == task and r["config"]["shots"] == shots]
+            probe = ref != "linear_probe" and any(r["config"]["method"] == "linear_probe" for r in part)
+            weak[task, shots, ref] = probe and compare(part, metric, ref, "linear_probe").verdict != "ahead"
+        if weak[task, shots, ref]:
+            flagged.append(f"`{method}` − `{ref}` on {_task_name(task)}, {shots}-shot")
+    refs = sorted({f"`{ref}` on {_task_name(task)}, {shots}-shot" for (task, shots, ref), w in weak.items() if w})
+    n = len(flagged)
+    text = (f"{head}Of the {len(ahead)} \"ahead\" verdicts, {n} {'is' if n == 1 else 'are'} against a reference that "
+            "is not ahead of the linear probe on the same task")  # fmt: skip
+    if flagged:
+        text += (f" ({'; '.join(refs)}): {'; '.join(flagged)}. Those show a win over an adapter not separated from a "
+                 "linear probe under its setting, not that the winner's allocation helps.")  # fmt: skip
+    return Reading(text + ("" if flagged else "."))
+
+
+def read_last_epoch(table: pd.DataFrame) -> Reading:
+    """From :func:`~.tuned_study.last_epoch_table`: in how many cells the selected epoch's test score is below the
+    last epoch's (the paired interval entirely below zero), above it, or not separated, and the largest cost."""
+    if table.empty:
+        return Reading("No run records its last epoch's test score.")
+    below, above = table[table["ci high"] < 0], table[table["ci low"] > 0]
+    text = (f"Of {len(table)} cells, the selected epoch tests **below** the last epoch in {len(below)}, above it in "
+            f"{len(above)}, and is not separated from it in {len(table) - len(below) - len(above)}")  # fmt: skip
+    if len(below):
+        (task, shots, method), worst = min(below.iterrows(), key=lambda kv: kv[1]["selected - last"])
+        text += (f"; the largest cost is {worst['selected - last']:+.1f} points (`{method}`, {_task_name(task)}, "
+                 f"{shots}-shot)")  # fmt: skip
+    if len(below) > len(above):
+        text += (". On these validation sets, choosing an epoch stopped training too early more often than it saved a "
+                 "model from over-fitting")  # fmt: skip
+    return Reading(text + ".")

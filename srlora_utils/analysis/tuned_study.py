@@ -164,8 +164,9 @@ def read_protocol_changes(table: pd.DataFrame) -> Reading:
     both = table[(table["verdict official"] != "not read") & (table["verdict tuned"] != "not read")]
     changed = both[both["changed"]]
     lines = [f"Of the {len(both)} comparison{'s' if len(both) != 1 else ''} both protocols read, "
-             f"**{len(changed)} change{'s' if len(changed) == 1 else ''} verdict** when every method runs at its own "
-             "validated setting" + (":" if len(changed) else ".")]  # fmt: skip
+             f"**{len(changed)} change{'s' if len(changed) == 1 else ''} verdict** under the tuned protocol (each "
+             "method at its own validated setting, the peers as their authors set them up, the larger textures test "
+             "set, no selection inside the warm-up)" + (":" if len(changed) else ".")]  # fmt: skip
     for (q, task, shots, m, ref), row in changed.iterrows():
         lines.append(f"* {q}, `{m}` − `{ref}` on {task}, {shots}-shot: {row['verdict official']} "
                      f"({row['difference official']:+.1f} points) → **{row['verdict tuned']}** "
@@ -251,12 +252,13 @@ def last_epoch_table(runs: list[dict], metric: str = "accuracy", design: StudyDe
 
 def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
     """Per task and method whose choice is confirmed (controls that inherit another method's choice left out: they
-    won nothing): the chosen candidate's mean validation score on the selection
-    seeds (the maximum over the candidates, so biased upwards), the same setting's mean validation score on the
-    confirmation seeds, and the drop between them. Why selection and confirmation seeds are disjoint."""
+    won nothing): how many candidates it was chosen among (grid and edge), the chosen candidate's mean validation
+    score on the selection seeds (the maximum over the candidates, so biased upwards), the same setting's mean
+    validation score on the confirmation seeds (the primary pair's extra seeds left out, so every method's mean is over
+    the same seeds), and the drop between them. Why selection and confirmation seeds are disjoint."""
     state = study_state(settings, runs)
     plan = TuningPlan.from_settings(settings)
-    seeds = set(plan.confirmation_seeds) | set(plan.primary_seeds)
+    seeds = set(plan.confirmation_seeds)  # the primary pair's extra seeds would weigh two methods' means differently
     main_shots = {task: max(c.shots for c in sel) for (task, _), sel in state.selection.items()}
     rows = []
     for r in confirmation_runs(settings, runs):
@@ -265,15 +267,18 @@ def winners_curse_table(settings: dict, runs: list[dict]) -> pd.DataFrame:
         if (chosen is None or c["method"] in plan.inherit or c["seed"] not in seeds
                 or c["shots"] != main_shots[c["task"]]):  # fmt: skip
             continue
+        cands = len(state.selection[c["task"], c["method"]]) // len(plan.selection_seeds)
+        cands += len(state.edge.get((c["task"], c["method"]), [])) // len(plan.selection_seeds)
         rows.append({"task": r["task"], "method": c["method"], "selection val": float(chosen["val mean"]),
-                     "confirmation val": next(iter(r["val"].values()))})  # fmt: skip
+                     "confirmation val": next(iter(r["val"].values())), "candidates": cands})  # fmt: skip
     if not rows:
-        return pd.DataFrame(columns=["selection val", "confirmation val", "drop", "confirmation runs"])
+        return pd.DataFrame(columns=["candidates", "selection val", "confirmation val", "drop", "confirmation runs"])
     df = pd.DataFrame(rows).groupby(["task", "method"], sort=False)
     out = df.agg(**{"selection val": ("selection val", "first"), "confirmation val": ("confirmation val", "mean"),
-                    "confirmation runs": ("confirmation val", "size")})  # fmt: skip
-    out["drop"] = out["selection val"] - out["confirmation val"]
-    return out[["selection val", "confirmation val", "drop", "confirmation runs"]]
+                    "confirmation runs": ("confirmation val", "size"),
+                    "candidates": ("candidates", "first")})  # fmt: skip
+    out["drop"] = (out["selection val"] - out["confirmation val"]).round(9)  # 1e-14 is no drop
+    return out[["candidates", "selection val", "confirmation val", "drop", "confirmation runs"]]
 
 
 def cell_means(runs: list[dict], metrics: tuple[str, ...] = ("accuracy", "AUC"),
