@@ -381,8 +381,9 @@ read_baselines(both.tuned, study_pixel_baselines(both.tuned, both.settings), met
 # A verdict "ahead" is only as informative as its reference: a win over an adapter that is not separated from a linear probe shows that the reference did not train, not that the winner's allocation helps. Each protocol's "ahead" verdicts (the official one at its 1/r cells), checked against that protocol's own linear probe:
 
 # %%
-display(read_weak_references(comparison_table(official_scaling(both.official), both.official_design, metric),
-                             official_scaling(both.official), metric, "Official protocol"))
+official_main = official_scaling(both.official)
+display(read_weak_references(comparison_table(official_main, both.official_design, metric), official_main, metric,
+                             "Official protocol"))
 read_weak_references(comparison_table(both.tuned, both.design, metric), both.tuned, metric, "Tuned protocol")
 
 # %%

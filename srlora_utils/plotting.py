@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .core.peft_config import SCALE_FACTORS
 from .core.spectral import singular_values
 
 _MARKERS = {"q": "o", "v": "s", "k": "D", "qkv": "o", "proj": "^", "fc1": "v", "fc2": "P"}
@@ -237,4 +238,5 @@ def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "
 
 
 #: How the kit's ``scaling`` settings read in figure legends.
-SCALE_LABELS = {"paper": "1/r (official)", "rslora": "1/sqrt(r) (rsLoRA)", "unit": "1"}
+SCALE_LABELS = {**SCALE_FACTORS, "paper": f"{SCALE_FACTORS['paper']} (official)",
+                "rslora": f"{SCALE_FACTORS['rslora']} (rsLoRA)"}  # fmt: skip

@@ -1,4 +1,4 @@
-"""The tuned protocol's results in words (notebook 05, section 15): why one shared rate is not neutral, the winner's
+"""The tuned protocol's results in words (notebook 05, section 14): why one shared rate is not neutral, the winner's
 curse, what the tuned scalings answer to question 4, whether question 3 reached its planned precision and what a
 test set of a given size can resolve. Every sentence is built from the tables of :mod:`.tuned_study`, so it changes
 with the records.
@@ -11,11 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..core.peft_config import SCALE_FACTORS as SCALING_WORDS
 from ..training.methods import METHOD_SPECS
 from .readings import Reading
-
-#: How the kit's ``scaling`` settings read in prose.
-SCALING_WORDS = {"paper": "1/r", "rslora": "1/sqrt(r)", "unit": "1"}
 
 
 def _task_name(task: str) -> str:

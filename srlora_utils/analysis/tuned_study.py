@@ -44,7 +44,7 @@ def tuned_files(records: str | None = None) -> tuple[Path, Path]:
 
 @dataclass(frozen=True)
 class Protocols:
-    """The offline study under both protocols, as notebook 05's section 15 reads it: the official runs and design
+    """The offline study under both protocols, as notebook 05's section 14 reads it: the official runs and design
     (``grids/baseline-study.toml``), and the tuned grid's settings, design and plan, all its records and the
     confirmation runs its rule chooses."""
 

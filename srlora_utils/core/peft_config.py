@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 #: ``alpha="paper"`` reproduces the official code: lora_alpha = 1, so the update is scaled by 1/r.
 PAPER_ALPHA = 1.0
+#: The factor each named ``alpha`` (the kit's ``scaling`` setting) multiplies a rank-r update by, as prose writes it.
+SCALE_FACTORS = {"paper": "1/r", "rslora": "1/sqrt(r)", "unit": "1"}
 
 
 def module_pattern(name: str) -> str:
