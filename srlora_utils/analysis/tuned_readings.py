@@ -131,9 +131,10 @@ def read_q4_scaling(
     chosen: pd.DataFrame, curves: pd.DataFrame | None = None,
     methods: tuple[str, ...] = ("lora", "srlora_budget", "srlora"),
 ) -> Reading:  # fmt: skip
-    """Question 4 under the tuned protocol, from :func:`~srlora_utils.experiments.tuning.chosen_table`: the scaling
-    (and rate) the rule chose for each of ``methods`` on each task and, given the selection ``curves``, whether
-    another scaling tied with it at the top (then the tie rule, not validation, chose the scaling)."""
+    """Question 4 under the tuned protocol, from the ``chosen`` settings
+    (:func:`~srlora_utils.experiments.tuning.chosen_table`): the scaling (and rate) the rule chose for each of
+    ``methods`` on each task and, given the selection ``curves``, whether another scaling tied with it at the top
+    (then the tie rule, not validation, chose the scaling)."""
     lines = []
     done = chosen[chosen["lr"].notna()]
     for task, part in done.groupby(level="task", sort=False):
