@@ -1,5 +1,5 @@
-"""Few-shot tasks by name, through a registry of dataset families: offline stand-ins, VTAB-1k, MedFMC, MedMNIST,
-EuroSAT and any ImageFolder tree (one module each in :mod:`srlora_utils.data`).
+"""Few-shot tasks by name, through a registry of dataset families: offline stand-ins, the gap ladder, VTAB-1k, MedFMC,
+MedMNIST, EuroSAT and any ImageFolder tree (one module each in :mod:`srlora_utils.data`).
 
 ``load_task(name, shots, seed, root, img_size)`` returns a :class:`FewShotTask`. K-shot train and
 validation sets are drawn by ``seed`` from the training pool and are disjoint (MedFMC: the official
@@ -17,6 +17,7 @@ from ..errors import SrLoraError
 from ..models.normalization import Normalization
 from .eurosat import load_eurosat
 from .fewshot import FewShotTask
+from .gap_ladder import RUNGS, load_ladder_task
 from .imagefolder import load_imagefolder
 from .medfmc import check_medfmc_exp, load_medfmc
 from .medmnist import MEDMNIST_SIZES, load_medmnist
@@ -86,6 +87,8 @@ for _builtin in (
     TaskFamily("lfw", "lfw", _standin(load_lfw_standin), folder=False),
     TaskFamily("textures", "textures[:large-test]", folder=False, load=lambda r: load_textures_standin(
         r.shots, r.seed, r.img_size, r.augment, r.norm, variant=_textures_variant(r.sub))),
+    TaskFamily("ladder", f"ladder:<digits|fashion>:<{'|'.join(RUNGS)}>", folder=False,
+               load=lambda r: load_ladder_task(r.sub, r.shots, r.seed, r.img_size, r.augment, r.norm)),
     TaskFamily("vtab", "vtab:<task>",
                lambda r: load_vtab(r.sub, r.path, r.shots, r.seed, r.img_size, r.augment, r.norm)),
     TaskFamily("medfmc", "medfmc:<chest|colon|endo>", official_splits=True,

@@ -64,6 +64,8 @@ GRID_KEYS = {
     "vary": "table: setting -> list of values; a block runs every combination (e.g. lr and scaling: candidates to "
     "select from)",
     "tuning": "table: how a tuned protocol selects and confirms (srlora_utils.experiments.tuning.TuningPlan)",
+    "ladder": "table: the gap ladder's registered question 6 (its gap records and planned slope precision; "
+    "srlora_utils.analysis.gap_ladder)",
 }
 #: Old spellings of grid keys, still read: old -> today's.
 KEY_ALIASES = {"warmup": "warmup_iters"}
@@ -152,6 +154,7 @@ _KEY_TYPES: dict[str, tuple[Check, str]] = {
     "vary": (lambda v: isinstance(v, dict) and bool(v) and all(isinstance(x, list) and x for x in v.values()),
              "a table setting -> non-empty list of values"),
     "tuning": (lambda v: isinstance(v, dict), "a table (see srlora_utils.experiments.tuning)"),
+    "ladder": (lambda v: isinstance(v, dict), "a table (see srlora_utils.analysis.gap_ladder)"),
     "name": (_text, "a text"),
     "question": (_text, "a text"),
 }  # fmt: skip

@@ -11,7 +11,9 @@ Three stages, each computed from the grid and the records so far (so a study res
 
 The rule (:func:`choose`): the highest mean validation score over the selection seeds (each run's best epoch); ties
 go to the smaller learning rate, then to the scaling listed first in :data:`~srlora_utils.training.methods.SCALINGS`,
-then to no whitening. Selection runs' test scores are never read here.
+then to no whitening. Selection runs' test scores are never read here. A method whose block gives a single candidate
+has a fixed setting (a framing method, as the gap ladder's linear probe): it has no selection runs and no edge, and is
+confirmed at that setting.
 """
 
 from __future__ import annotations
@@ -174,12 +176,14 @@ def _like(configs: list[TrainConfig], cand: tuple, **changes) -> list[TrainConfi
 @dataclass
 class TuningState:
     """Where a tuned study stands: per (task, method) the selection configs (grid and edge), the chosen candidate
-    (None while selection runs), and every config each stage asks for so far."""
+    (None while selection runs), every config each stage asks for so far, and the methods whose block gives one
+    candidate (``fixed``: confirmed at it without selection runs)."""
 
     selection: dict[tuple[str, str], list[TrainConfig]]
     edge: dict[tuple[str, str], list[TrainConfig]]
     chosen: dict[tuple[str, str], pd.Series | None]
     confirmation: list[TrainConfig]
+    fixed: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
 
     def configs(self) -> list[TrainConfig]:
         """Every run known so far, in the order a queue should take them: confirmation of the settings already chosen,
@@ -200,8 +204,13 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
     selection = _by_setting(grid)
     edge: dict[tuple[str, str], list[TrainConfig]] = {}
     chosen: dict[tuple[str, str], pd.Series | None] = {}
+    fixed: dict[tuple[str, str], pd.Series] = {}
     for key, configs in selection.items():
         table = selection_table(configs, records)
+        if len(table) == 1:  # one candidate: a fixed setting (a framing method), nothing to select, no edge
+            fixed[key] = table.iloc[0]
+            chosen[key] = fixed[key]
+            continue
         if (table["seeds run"] < table["seeds"]).any():
             chosen[key] = None
             continue
@@ -219,7 +228,8 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
             if method == source and (task, control) not in chosen:
                 chosen[(task, control)] = chosen[(task, method)]
     confirmation = _confirmation(settings, plan, selection, chosen)
-    return TuningState(selection, edge, chosen, confirmation)
+    selection = {k: v for k, v in selection.items() if k not in fixed}
+    return TuningState(selection, edge, chosen, confirmation, fixed)
 
 
 def _confirmation(settings: dict, plan: TuningPlan, selection: dict, chosen: dict) -> list[TrainConfig]:

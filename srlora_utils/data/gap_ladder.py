@@ -1,0 +1,155 @@
+"""The gap ladder (issue 27): the same labels shown at rungs that move them away from natural-image statistics.
+
+Task ``ladder:<source>:<rung>``. Two label sources, each on one 28x28 canvas: scikit-learn's ``digits`` (8x8, scaled
+up) and ``fashion`` (Fashion-MNIST, :mod:`srlora_utils.data.fashion_mnist`). Four rungs (:data:`RUNGS`), every one a
+fixed, seed-independent function of the image, so that the class information stays and only the look changes:
+
+- ``natural``: the object pasted (its intensity as opacity) on a crop of a colour photograph (scikit-image's
+  astronaut, coffee, chelsea and rocket; one crop per image, fixed);
+- ``plain``: the grey image itself;
+- ``highpass``: the image minus its Gaussian blur (sigma 1.5 px), around mid-grey: edges kept, flat areas gone;
+- ``permuted``: one fixed permutation of the 784 pixel positions: every bit of the image is kept (raw-pixel distances
+  are unchanged), the spatial structure a pretrained network relies on is destroyed.
+
+Which rung is far from natural images is *measured*, not assumed: :mod:`srlora_utils.analysis.domain_gap`.
+Splits: a pool (digits: scikit-learn's images outside the kit's fixed test half, 898; fashion: 2,000 fixed images of
+the official train split) from which each seed draws K-shot train and validation sets, and a fixed test set of 50
+images per class (500; fashion: from the official test split). Controlled stand-ins: not medical or remote-sensing
+data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import SrLoraError
+from .fashion_mnist import FASHION_CLASSES, load_fashion_mnist
+from .fewshot import FewShotTask, array_task, fixed_holdout
+
+#: The rungs, in the order the ladder lists them (not an ordering of their measured gaps).
+RUNGS = ("natural", "plain", "highpass", "permuted")
+#: The label sources, each with its class names.
+LADDER_SOURCES = {"digits": tuple(str(i) for i in range(10)), "fashion": FASHION_CLASSES}
+#: The canvas side (px) every rung is drawn on.
+CANVAS = 28
+#: Test images per class (fixed), and the fashion pool's size.
+TEST_PER_CLASS, FASHION_POOL = 50, 2000
+#: scikit-image colour photographs the ``natural`` rung's backgrounds are cut from.
+BACKGROUNDS = ("astronaut", "coffee", "chelsea", "rocket")
+_PERMUTATION_SEED, _BACKGROUND_SEED, _SPLIT_SEED = 2027, 2028, 2029
+
+
+def parse_ladder(sub: str) -> tuple[str, str]:
+    """(source, rung) of a task name's part after ``ladder:``; a one-line error naming the choices otherwise."""
+    source, _, rung = sub.partition(":")
+    if source not in LADDER_SOURCES or rung not in RUNGS:
+        raise SrLoraError(f"unknown task 'ladder:{sub}': use ladder:<{'|'.join(LADDER_SOURCES)}>:<{'|'.join(RUNGS)}>")
+    return source, rung
+
+
+def ladder_tasks() -> list[str]:
+    """Every ladder task name, source by source, rung by rung."""
+    return [f"ladder:{s}:{r}" for s in LADDER_SOURCES for r in RUNGS]
+
+
+def _stratified(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+                                   for c in np.unique(labels)]))  # fmt: skip
+
+
+@lru_cache(maxsize=2)
+def source_images(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A source's grey canvases as (pool images, pool labels, test images, test labels), uint8 (N, 28, 28)."""
+    if source == "digits":
+        from PIL import Image
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        small = (d.images * (255 / 16)).round().astype(np.uint8)
+        images = np.stack([np.asarray(Image.fromarray(im).resize((CANVAS, CANVAS), Image.BILINEAR)) for im in small])
+        labels = d.target.astype(np.int64)
+        pool, held = fixed_holdout(len(images), 0.5)  # the same test half as the ``digits`` stand-in
+        test = held[_stratified(labels[held], TEST_PER_CLASS, _SPLIT_SEED)]
+    elif source == "fashion":
+        train_x, train_y = load_fashion_mnist("train")
+        test_x, test_y = load_fashion_mnist("test")
+        pool = np.sort(np.random.default_rng(_SPLIT_SEED).choice(len(train_x), FASHION_POOL, replace=False))
+        test = _stratified(test_y, TEST_PER_CLASS, _SPLIT_SEED)
+        return train_x[pool], train_y[pool], test_x[test], test_y[test]
+    else:
+        raise SrLoraError(f"unknown ladder source {source!r}: use one of {', '.join(LADDER_SOURCES)}")
+    return images[pool], labels[pool], images[test], labels[test]
+
+
+@lru_cache(maxsize=1)
+def _background_photos() -> tuple[np.ndarray, ...]:
+    import skimage.data
+    from skimage.transform import rescale
+
+    # A quarter of each photograph's size: a 28 px crop then holds edges and texture, not one smooth patch.
+    return tuple((rescale(getattr(skimage.data, n)(), 0.25, channel_axis=-1, anti_aliasing=True) * 255)
+                 .round().astype(np.uint8) for n in BACKGROUNDS)  # fmt: skip
+
+
+def _backgrounds(n: int, salt: int) -> np.ndarray:
+    """``n`` fixed 28x28 colour crops (uint8 (n, 28, 28, 3)); ``salt`` keeps the pool's and the test set's apart."""
+    photos, rng = _background_photos(), np.random.default_rng([_BACKGROUND_SEED, salt])
+    which = rng.integers(0, len(photos), n)
+    out = np.empty((n, CANVAS, CANVAS, 3), dtype=np.uint8)
+    for i, p in enumerate(which):
+        h, w = photos[p].shape[:2]
+        top, left = rng.integers(0, h - CANVAS), rng.integers(0, w - CANVAS)
+        out[i] = photos[p][top : top + CANVAS, left : left + CANVAS]
+    return out
+
+
+def pixel_permutation() -> np.ndarray:
+    """The ``permuted`` rung's fixed permutation of the 784 pixel positions (the same for every image and source)."""
+    return np.random.default_rng(_PERMUTATION_SEED).permutation(CANVAS * CANVAS)
+
+
+def draw_rung(grey: np.ndarray, rung: str, salt: int = 0) -> np.ndarray:
+    """The grey canvases ``grey`` (uint8 (N, 28, 28)) at ``rung`` as uint8 RGB (N, 28, 28, 3); ``salt`` picks the
+    ``natural`` rung's fixed backgrounds (0 for a pool, 1 for a test set)."""
+    if rung not in RUNGS:
+        raise SrLoraError(f"unknown rung {rung!r}: use one of {', '.join(RUNGS)}")
+    g = grey.astype(np.float32)
+    if rung == "natural":
+        alpha = np.clip(g / 48.0, 0.0, 1.0)[..., None]
+        out = alpha * g[..., None] + (1 - alpha) * _backgrounds(len(grey), salt).astype(np.float32)
+    elif rung == "plain":
+        out = np.repeat(g[..., None], 3, axis=-1)
+    elif rung == "highpass":
+        from scipy.ndimage import gaussian_filter
+
+        detail = g - gaussian_filter(g, sigma=(0, 1.5, 1.5))
+        out = np.repeat((128 + 1.5 * detail)[..., None], 3, axis=-1)
+    else:
+        flat = grey.reshape(len(grey), -1)[:, pixel_permutation()].reshape(grey.shape)
+        out = np.repeat(flat[..., None].astype(np.float32), 3, axis=-1)
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def ladder_arrays(source: str, rung: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Task ``ladder:<source>:<rung>``'s (pool images, pool labels, test images, test labels), images uint8 RGB."""
+    pool_x, pool_y, test_x, test_y = source_images(source)
+    return draw_rung(pool_x, rung, 0), pool_y, draw_rung(test_x, rung, 1), test_y
+
+
+def load_ladder_task(
+    sub: str, shots: int, seed: int, img_size: int, augment: str = "official", norm=None
+) -> FewShotTask:
+    """Task ``ladder:<sub>`` (``sub`` = ``<source>:<rung>``): K-shot train and val drawn by ``seed`` from the
+    source's pool at that rung, the fixed 500-image test set at that rung. Other arguments (``shots``, ``seed``,
+    ``img_size``, ``augment``, ``norm``) as :func:`~srlora_utils.data.tasks.load_task`."""
+    source, rung = parse_ladder(sub)
+    pool_x, pool_y, test_x, test_y = ladder_arrays(source, rung)
+    return array_task(
+        f"ladder:{sub}", pool_x, pool_y, test_x, test_y, list(LADDER_SOURCES[source]), shots, seed, img_size,
+        standin=True, augment=augment, norm=norm,
+        description=f"gap ladder: {source} labels at the {rung!r} rung (controlled stand-in, not medical or "
+        "remote-sensing data)",
+    )  # fmt: skip
