@@ -39,8 +39,8 @@ _LAZY = {
     "allocation_experiment": "analysis.controlled",
     "experiment_reading": "analysis.controlled",
     **{name: "plotting" for name in (
-        "plot_allocation_experiment", "plot_comparisons", "plot_profile", "plot_rank_allocation", "plot_results",
-        "plot_selection_curves", "plot_spectra", "plot_training_curves", "show_examples",
+        "plot_allocation_experiment", "plot_comparisons", "plot_gap_slope", "plot_profile", "plot_rank_allocation",
+        "plot_results", "plot_selection_curves", "plot_spectra", "plot_training_curves", "show_examples", "show_ladder",
     )},
 }  # fmt: skip
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -1,6 +1,7 @@
-"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's
-grid, resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic data in the
-official layouts), ``lessons`` (the six notebooks, copied into a course folder)."""
+"""The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's grid,
+resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic data in the official
+layouts), ``lessons`` (the lesson notebooks, copied into a course folder), ``gap`` (the gap ladder's domain gaps) and
+``fetch`` (a dataset the offline lessons read)."""
 
 from __future__ import annotations
 
@@ -120,7 +121,41 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
     b.set_defaults(func=_check_backbone)
     _add_lessons(sub)
+    _add_gap(sub)
     return parser
+
+
+def _add_gap(sub) -> None:
+    g = sub.add_parser("gap", help="measure the gap ladder's domain gaps (raw-pixel minus frozen-feature 5-NN)")
+    g.add_argument("tasks", nargs="*", help="ladder tasks (default: all 8, ladder:<digits|fashion>:<rung>)")
+    g.add_argument("--out", help="write the gap records here (JSON, atomically), e.g. results/gap-ladder/gaps.json")
+    g.add_argument(
+        "--backbone", default=None, help=f"backbone whose frozen features are read (default: {OFFLINE_BACKBONE})"
+    )
+    g.set_defaults(func=_gap)
+    d = sub.add_parser("fetch", help="download a dataset the offline lessons read (needs a network)")
+    d.add_argument("dataset", choices=["fashion-mnist"], help="fashion-mnist: the gap ladder's second label source")
+    d.add_argument("--dest", default=None, help="folder to write it to (default: data/fashion-mnist)")
+    d.set_defaults(func=_fetch)
+
+
+def _gap(args: argparse.Namespace) -> int:
+    from .data.gap_ladder import ladder_tasks
+    from .experiments.domain_gap import measure_gaps
+
+    for r in measure_gaps(args.tasks or ladder_tasks(), args.out, args.backbone):
+        print(f"{r['task']:<26} raw-pixel 5-NN {r['raw_knn']:6.2f}%  frozen-feature 5-NN {r['feature_knn']:6.2f}%  "
+              f"gap {r['gap']:+7.2f} points  ({r['pool']} images)")  # fmt: skip
+    if args.out:
+        print(f"-> {args.out}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from .data.fashion_mnist import fetch_fashion_mnist
+
+    print(f"Fashion-MNIST: {fetch_fashion_mnist(args.dest)}")
+    return 0
 
 
 def _add_allocate(sub) -> None:
@@ -232,7 +267,7 @@ def _add_sweep(sub) -> None:
 
 
 def _add_lessons(sub) -> None:
-    le = sub.add_parser("lessons", help="copy the six lesson notebooks into a course folder")
+    le = sub.add_parser("lessons", help="copy the seven lesson notebooks into a course folder")
     le.add_argument("folder", help="where to copy them (created if needed), e.g. my-course")
     le.add_argument("--force", action="store_true", help="overwrite lesson files already in the folder")
     le.set_defaults(func=_lessons)

@@ -1,4 +1,5 @@
-"""Matplotlib figures for the notebooks: spectra, per-block profiles and rank allocations."""
+"""Matplotlib figures for the notebooks: spectra, per-block profiles, rank allocations, study results and the gap
+ladder."""
 
 from __future__ import annotations
 
@@ -240,3 +241,48 @@ def plot_selection_curves(curves: pd.DataFrame, title: str = "", metric: str = "
 #: How the kit's ``scaling`` settings read in figure legends.
 SCALE_LABELS = {**SCALE_FACTORS, "paper": f"{SCALE_FACTORS['paper']} (official)",
                 "rslora": f"{SCALE_FACTORS['rslora']} (rsLoRA)"}  # fmt: skip
+
+
+def show_ladder(per_rung: int = 6) -> plt.Figure:
+    """The gap ladder's rungs (rows: source x rung), ``per_rung`` pool images each, one of every class in turn."""
+    from .data.gap_ladder import LADDER_SOURCES, RUNGS, ladder_arrays
+
+    rows = [(s, r) for s in LADDER_SOURCES for r in RUNGS]
+    fig, axes = plt.subplots(len(rows), per_rung, figsize=(1.0 * per_rung + 1.2, 1.0 * len(rows)), squeeze=False)
+    for (source, rung), line in zip(rows, axes, strict=True):
+        images, labels, _, _ = ladder_arrays(source, rung)
+        picks = [int(np.flatnonzero(labels == c % 10)[c // 10]) for c in range(per_rung)]
+        for ax, i in zip(line, picks, strict=True):
+            ax.imshow(images[i])
+            ax.set_xticks([])
+            ax.set_yticks([])
+        line[0].set_ylabel(f"{source}\n{rung}", fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle("The gap ladder: the same labels at four rungs (28x28 px canvases; controlled stand-ins)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gap_slope(table: pd.DataFrame, slope, title: str = "", metric: str = "accuracy") -> plt.Figure:
+    """Each rung's paired difference (``table`` from :func:`~srlora_utils.analysis.gap_ladder.rung_table`) with its
+    95% t interval against its measured gap, and the fitted line of ``slope``
+    (:func:`~srlora_utils.analysis.gap_ladder.gap_slope`) with the lines at its interval's ends; ``title`` names the
+    backbone and data."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.axhline(0, color="black", lw=0.8)
+    for (source, part), marker in zip(table.groupby("source", sort=False), "os^D", strict=False):
+        err = [part["difference"] - part["ci low"], part["ci high"] - part["difference"]]
+        ax.errorbar(part["gap"], part["difference"], yerr=err, fmt=marker, capsize=3, label=source)
+        for _, r in part.iterrows():
+            ax.annotate(r["rung"], (r["gap"], r["difference"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    x = np.linspace(table["gap"].min(), table["gap"].max(), 50)
+    centre = float((table["gap"] * table["pairs"]).sum() / table["pairs"].sum())
+    at_centre = slope.intercept + slope.slope * centre
+    ax.plot(x, slope.intercept + slope.slope * x, color="tab:grey", label=f"least squares: {slope.verdict}")
+    for end in (slope.low, slope.high):
+        ax.plot(x, at_centre + end * (x - centre), color="tab:grey", ls=":", lw=0.9)
+    ax.set_xlabel("measured gap: raw-pixel minus frozen-feature 5-NN accuracy (points)")
+    ax.set_ylabel(f"paired difference in test {metric} (points)")
+    ax.legend(fontsize=8, title="label source (95% t intervals)", title_fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

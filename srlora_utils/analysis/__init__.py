@@ -1,10 +1,12 @@
 """How the lessons' runs are read: paired comparisons and their intervals (``comparison``), results in words
 (``readings``), the training notebooks' study (``study``), notebook 05's baseline study (``baseline_study``) and its
 tuned protocol beside it (``tuned_study``, ``tuned_readings``), the paper's reproduction (``report``, ``protocol``,
-``reference``) and the controlled allocation experiment (``controlled``). Runs are launched by the layer below,
-:mod:`srlora_utils.experiments`. The names the lessons use are offered here, imported on first use.
+``reference``), the controlled allocation experiment (``controlled``) and the gap ladder's question 6 (``gap_ladder``).
+Runs are launched by the layer below, :mod:`srlora_utils.experiments`. The names the lessons use are offered here,
+imported on first use.
 
 May import: errors, lazy, core, models, data, training, plotting, experiments
+
 """
 
 from ..lazy import lazy_exports
@@ -25,6 +27,7 @@ _LAZY = {
     **{n: "tuned_readings" for n in (
         "read_last_epoch", "read_q3_power", "read_q4_scaling", "read_selected_epochs", "read_shared_setting",
         "read_test_resolution", "read_ties", "read_weak_references", "read_winners_curse")},
+    **{n: "gap_ladder" for n in ("Ladder", "gap_slope", "load_ladder", "read_framing", "read_q6", "rung_table")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

@@ -96,5 +96,6 @@ def fetch_fashion_mnist(dest: str | os.PathLike | None = None) -> Path:
         FashionMNIST(str(target), train=False, download=True)
     except Exception as err:  # noqa: BLE001 - urllib/HTTP errors of several kinds when there is no network
         raise SrLoraError(f"Fashion-MNIST could not be downloaded ({err.__class__.__name__}): with no network, "
-                          f"{_HOW.split(', or with')[0]}") from None  # fmt: skip
+                          "install Debian's dataset-fashion-mnist package or place the four official idx .gz files "
+                          f"in {target}") from None  # fmt: skip
     return find_fashion_mnist(target)

@@ -69,7 +69,8 @@ def source_images(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
         d = load_digits()
         small = (d.images * (255 / 16)).round().astype(np.uint8)
-        images = np.stack([np.asarray(Image.fromarray(im).resize((CANVAS, CANVAS), Image.BILINEAR)) for im in small])
+        up = Image.Resampling.BILINEAR
+        images = np.stack([np.asarray(Image.fromarray(im).resize((CANVAS, CANVAS), up)) for im in small])
         labels = d.target.astype(np.int64)
         pool, held = fixed_holdout(len(images), 0.5)  # the same test half as the ``digits`` stand-in
         test = held[_stratified(labels[held], TEST_PER_CLASS, _SPLIT_SEED)]

@@ -96,7 +96,7 @@ def restore_how(relative: str) -> str:
 
 
 def lesson_files() -> list[Path]:
-    """The six lessons as a student gets them: the notebooks (``NN_*.ipynb``) alone, so that each appears once in
+    """The seven lessons as a student gets them: the notebooks (``NN_*.ipynb``) alone, so that each appears once in
     JupyterLab (the paired percent scripts are the repository's, for reviewers); or a one-line error when they cannot
     be found."""
     folder = shipped_path(LESSONS)

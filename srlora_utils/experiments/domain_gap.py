@@ -61,14 +61,18 @@ def frozen_features(images: np.ndarray, backbone=None, img_size: int = GAP_IMG_S
     return np.concatenate(out)
 
 
-def measure_gap(task: str, backbone=None, img_size: int = GAP_IMG_SIZE) -> dict:
-    """Gap ladder task ``task``'s gap (see the module's docstring) for ``backbone`` at ``img_size`` px: a dict with
-    ``raw_knn``, ``feature_knn``, ``gap`` (points), ``pool`` (images) and the definition."""
+def _ladder_task(task: str) -> tuple[str, str]:
+    """(source, rung) of gap-ladder task ``task``; a one-line error for any other task."""
     kind, _, sub = task.partition(":")
     if kind != "ladder":
         raise SrLoraError(f"measure_gap reads gap-ladder tasks (ladder:<source>:<rung>), not {task!r}")
-    parse_ladder(sub)
-    images, labels, _, _ = ladder_arrays(*parse_ladder(sub))
+    return parse_ladder(sub)
+
+
+def measure_gap(task: str, backbone=None, img_size: int = GAP_IMG_SIZE) -> dict:
+    """Gap ladder task ``task``'s gap (see the module's docstring) for ``backbone`` at ``img_size`` px: a dict with
+    ``raw_knn``, ``feature_knn``, ``gap`` (points), ``pool`` (images) and the definition."""
+    images, labels, _, _ = ladder_arrays(*_ladder_task(task))
     raw = knn_accuracy(images.astype(np.float64) / 255, labels)
     feat = knn_accuracy(frozen_features(images, backbone, img_size), labels)
     return {"task": task, "raw_knn": round(raw, 4), "feature_knn": round(feat, 4), "gap": round(raw - feat, 4),
@@ -84,6 +88,8 @@ def measure_gaps(tasks: Iterable[str], path: str | Path | None = None, backbone=
     from ..training.records import write_json_atomic
 
     tasks = list(tasks)
+    for task in tasks:  # every name checked before the first measurement
+        _ladder_task(task)
     out = [measure_gap(t, backbone) for t in tqdm(tasks, desc="gaps", disable=not progress)]
     if path is not None:
         write_json_atomic(path, out)
