@@ -20,7 +20,7 @@ from srlora_utils.training.records import append_record
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = [
     "01_stable_rank_theory", "02_rank_allocation", "03_medical_fewshot", "04_remote_sensing_fewshot",
-    "05_baseline_comparison", "06_reproduce_paper",
+    "05_baseline_comparison", "06_reproduce_paper", "07_gap_ladder",
 ]  # fmt: skip
 #: Lessons 01 and 02 at cheap papermill parameters (the only papermill run of 01-02 with injected parameters).
 CHEAP = {"01_stable_rank_theory.ipynb": {"random_size": 128, "seed": 1},
