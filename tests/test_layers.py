@@ -105,8 +105,8 @@ def test_the_layer_test_sees_imports_inside_functions():
 
 
 #: The subpackages each lesson is about: a notebook imports from the top level and at most these.
-LESSON_SUBPACKAGES = {"01": ("core",), "02": ("core",), **{n: ("experiments", "analysis") for n in ("03", "04", "05",
-                                                                                                  "06", "07")}}  # fmt: skip
+LESSON_SUBPACKAGES = {"01": ("core",), "02": ("core",),
+                      **{n: ("experiments", "analysis") for n in ("03", "04", "05", "06", "07")}}  # fmt: skip
 
 
 def test_notebooks_import_the_top_level_and_their_lessons_subpackage_only():
