@@ -96,7 +96,8 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``srlora`` argument parser: allocate, train, sweep, report, fixtures, check-backbone and lessons."""
+    """The ``srlora`` argument parser: allocate, train, sweep, tune, report, fixtures, check-backbone, lessons, gap
+    and fetch."""
     parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_allocate(sub)
@@ -110,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser(
         "fixtures",
-        help="write synthetic MedFMC, VTAB-1k, MedMNIST and EuroSAT data in the official "
+        help="write synthetic MedFMC, VTAB-1k, MedMNIST, EuroSAT and Fashion-MNIST data in the official "
         "layouts (SRLORA_DATA=FOLDER then runs the tutorial and paper presets on them)",
     )
-    f.add_argument("folder", help="data folder to write MedFMC/, VTAB-1k/, medmnist/ and eurosat/ into")
+    f.add_argument("folder", help="data folder to write MedFMC/, VTAB-1k/, medmnist/, eurosat/ and fashion-mnist/ into")
     f.add_argument("--size", type=int, default=32, help="image size in px of MedFMC, VTAB-1k and EuroSAT (32)")
     f.set_defaults(func=_fixtures)
 

@@ -29,8 +29,8 @@ def _empty_data_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fixture_data(tmp_path_factory):
-    """Every synthetic fixture (MedFMC, VTAB-1k, MedMNIST, EuroSAT) in one data folder, written once per session;
-    tests read it and never change it (copy a tree first to damage it)."""
+    """Every synthetic fixture (MedFMC, VTAB-1k, MedMNIST, EuroSAT, Fashion-MNIST) in one data folder, written once
+    per session; tests read it and never change it (copy a tree first to damage it)."""
     from srlora_utils.data.fixtures import write_fixtures
 
     folder = tmp_path_factory.mktemp("fixtures") / "data"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import SrLoraError
 from .eurosat import EUROSAT_CLASSES
+from .fashion_mnist import FASHION_ROOT
 from .medfmc import MEDFMC_CLASSES, MEDFMC_EXPS, MEDFMC_MULTILABEL
 from .medmnist import MEDMNIST_SPLITS, medmnist_file
 from .paths import DEFAULT_ROOTS, FIXTURE_MARKER
@@ -214,16 +215,40 @@ def write_eurosat_fixture(root: str | os.PathLike, size: int = 32, per_class: in
     return _publish(tmp, target)
 
 
+def write_fashion_mnist_fixture(root: str | os.PathLike, train: int = 2000, per_class: int = 60, seed: int = 0) -> Path:
+    """Fashion-MNIST's four official gzipped ``idx`` files under ``root`` (the ``fashion-mnist`` folder under the data
+    folder): ``train`` random 28x28 images and ``per_class`` test images per class of ten class textures, from
+    ``seed``. Returns ``root``."""
+    import gzip
+
+    from .fashion_mnist import FASHION_FILES
+
+    target = Path(root)
+    tmp = _fresh(target)
+    if tmp is None:
+        return target
+    rng = np.random.default_rng(seed + 4)
+    templates = _templates(10, 28, rng)
+    for split, n in (("train", train), ("test", 10 * per_class)):
+        labels = np.arange(n) % 10
+        images = np.stack([np.asarray(_image(templates, [int(c)], rng).convert("L")) for c in labels])
+        for name, array, magic in zip(FASHION_FILES[split], (images, labels), (2051, 2049), strict=True):
+            header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+            (tmp / name).write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+    return _publish(tmp, target)
+
+
 def write_fixtures(data_dir: str | os.PathLike, size: int = 32, seed: int = 0) -> dict[str, Path]:
     """Every fixture under ``data_dir``, in the folders the presets read (``MedFMC/``, ``VTAB-1k/``, ``medmnist/``,
-    ``eurosat/``), MedFMC, VTAB-1k and EuroSAT images of ``size`` px, all drawn from ``seed``; point ``SRLORA_DATA``
-    at ``data_dir`` to run the tutorial and paper presets on them. Existing fixtures are kept."""
+    ``eurosat/``, ``fashion-mnist/``), MedFMC, VTAB-1k and EuroSAT images of ``size`` px, all drawn from ``seed``;
+    point ``SRLORA_DATA`` at ``data_dir`` to run the tutorial and paper presets on them. Existing fixtures are kept."""
     data_dir = Path(data_dir)
     return {
         "medfmc": write_medfmc_fixture(data_dir / DEFAULT_ROOTS["medfmc"], size=size, seed=seed),
         "vtab": write_vtab_fixture(data_dir / DEFAULT_ROOTS["vtab"], size=size, seed=seed),
         "medmnist": write_medmnist_fixture(data_dir / DEFAULT_ROOTS["medmnist"], seed=seed),
         "eurosat": write_eurosat_fixture(data_dir / DEFAULT_ROOTS["eurosat"] / "eurosat", size=size, seed=seed),
+        "fashion-mnist": write_fashion_mnist_fixture(data_dir / FASHION_ROOT, seed=seed),
     }
 
 

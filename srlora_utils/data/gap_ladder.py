@@ -11,11 +11,12 @@ fixed, seed-independent function of the image, so that the class information sta
 - ``permuted``: one fixed permutation of the 784 pixel positions: every bit of the image is kept (raw-pixel distances
   are unchanged), the spatial structure a pretrained network relies on is destroyed.
 
-Which rung is far from natural images is *measured*, not assumed: :mod:`srlora_utils.analysis.domain_gap`.
+Which rung is far from natural images is *measured*, not assumed: :mod:`srlora_utils.experiments.domain_gap`.
 Splits: a pool (digits: scikit-learn's images outside the kit's fixed test half, 898; fashion: 2,000 fixed images of
 the official train split) from which each seed draws K-shot train and validation sets, and a fixed test set of 50
 images per class (500; fashion: from the official test split). Controlled stand-ins: not medical or remote-sensing
-data.
+data. Fashion-MNIST read from a synthetic fixture (:func:`~srlora_utils.data.fixtures.write_fashion_mnist_fixture`)
+is labelled as one.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SrLoraError
-from .fashion_mnist import FASHION_CLASSES, load_fashion_mnist
+from .fashion_mnist import FASHION_CLASSES, find_fashion_mnist, load_fashion_mnist
 from .fewshot import FewShotTask, array_task, fixed_holdout
+from .paths import is_fixture
 
 #: The rungs, in the order the ladder lists them (not an ordering of their measured gaps).
 RUNGS = ("natural", "plain", "highpass", "permuted")
@@ -60,9 +62,29 @@ def _stratified(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
                                    for c in np.unique(labels)]))  # fmt: skip
 
 
-@lru_cache(maxsize=2)
 def source_images(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A source's grey canvases as (pool images, pool labels, test images, test labels), uint8 (N, 28, 28)."""
+    if source == "fashion":
+        return _fashion_images(str(find_fashion_mnist()))
+    return _source_images(source)
+
+
+def source_is_fixture(source: str) -> bool:
+    """Whether ``source`` is read from a synthetic fixture (:func:`~srlora_utils.data.fixtures.write_fixtures`)."""
+    return source == "fashion" and is_fixture(find_fashion_mnist())
+
+
+@lru_cache(maxsize=2)
+def _fashion_images(folder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    train_x, train_y = load_fashion_mnist("train", folder)
+    test_x, test_y = load_fashion_mnist("test", folder)
+    pool = np.sort(np.random.default_rng(_SPLIT_SEED).choice(len(train_x), FASHION_POOL, replace=False))
+    test = _stratified(test_y, TEST_PER_CLASS, _SPLIT_SEED)
+    return train_x[pool], train_y[pool], test_x[test], test_y[test]
+
+
+@lru_cache(maxsize=1)
+def _source_images(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if source == "digits":
         from PIL import Image
         from sklearn.datasets import load_digits
@@ -74,12 +96,6 @@ def source_images(source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         labels = d.target.astype(np.int64)
         pool, held = fixed_holdout(len(images), 0.5)  # the same test half as the ``digits`` stand-in
         test = held[_stratified(labels[held], TEST_PER_CLASS, _SPLIT_SEED)]
-    elif source == "fashion":
-        train_x, train_y = load_fashion_mnist("train")
-        test_x, test_y = load_fashion_mnist("test")
-        pool = np.sort(np.random.default_rng(_SPLIT_SEED).choice(len(train_x), FASHION_POOL, replace=False))
-        test = _stratified(test_y, TEST_PER_CLASS, _SPLIT_SEED)
-        return train_x[pool], train_y[pool], test_x[test], test_y[test]
     else:
         raise SrLoraError(f"unknown ladder source {source!r}: use one of {', '.join(LADDER_SOURCES)}")
     return images[pool], labels[pool], images[test], labels[test]
@@ -148,9 +164,10 @@ def load_ladder_task(
     ``img_size``, ``augment``, ``norm``) as :func:`~srlora_utils.data.tasks.load_task`."""
     source, rung = parse_ladder(sub)
     pool_x, pool_y, test_x, test_y = ladder_arrays(source, rung)
+    fixture = source_is_fixture(source)
     return array_task(
         f"ladder:{sub}", pool_x, pool_y, test_x, test_y, list(LADDER_SOURCES[source]), shots, seed, img_size,
-        standin=True, augment=augment, norm=norm,
+        standin=not fixture, fixture=fixture, augment=augment, norm=norm,
         description=f"gap ladder: {source} labels at the {rung!r} rung (controlled stand-in, not medical or "
         "remote-sensing data)",
     )  # fmt: skip
