@@ -262,11 +262,13 @@ def show_ladder(per_rung: int = 6) -> plt.Figure:
     return fig
 
 
-def plot_gap_slope(table: pd.DataFrame, slope, title: str = "", metric: str = "accuracy") -> plt.Figure:
+def plot_gap_slope(
+    table: pd.DataFrame, slope, pair: tuple[str, str], title: str = "", metric: str = "accuracy"
+) -> plt.Figure:
     """Each rung's paired difference (``table`` from :func:`~srlora_utils.analysis.gap_ladder.rung_table`) with its
     95% t interval against its measured gap, and the fitted line of ``slope``
-    (:func:`~srlora_utils.analysis.gap_ladder.gap_slope`) with the lines at its interval's ends; ``title`` names the
-    backbone and data."""
+    (:func:`~srlora_utils.analysis.gap_ladder.gap_slope`) with the lines at its interval's ends; ``pair`` is (method,
+    reference), ``title`` names the backbone and data."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.axhline(0, color="black", lw=0.8)
     for (source, part), marker in zip(table.groupby("source", sort=False), "os^D", strict=False):
@@ -281,7 +283,7 @@ def plot_gap_slope(table: pd.DataFrame, slope, title: str = "", metric: str = "a
     for end in (slope.low, slope.high):
         ax.plot(x, at_centre + end * (x - centre), color="tab:grey", ls=":", lw=0.9)
     ax.set_xlabel("measured gap: raw-pixel minus frozen-feature 5-NN accuracy (points)")
-    ax.set_ylabel(f"paired difference in test {metric} (points)")
+    ax.set_ylabel(f"{pair[0]} − {pair[1]}: paired difference\nin test {metric} (points)")
     ax.legend(fontsize=8, title="label source (95% t intervals)", title_fontsize=7)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()

@@ -12,7 +12,15 @@ import sys
 import numpy as np
 import pytest
 
-from srlora_utils.analysis.gap_ladder import Ladder, gap_slope, load_ladder, read_framing, read_q6, rung_table
+from srlora_utils.analysis.gap_ladder import (
+    Ladder,
+    gap_slope,
+    leverage_table,
+    load_ladder,
+    read_framing,
+    read_q6,
+    rung_table,
+)
 from srlora_utils.analysis.tuned_study import confirmation_runs
 from srlora_utils.data import fashion_mnist
 from srlora_utils.data.gap_ladder import RUNGS, draw_rung, ladder_arrays, ladder_tasks, pixel_permutation
@@ -51,7 +59,9 @@ def test_the_permuted_rung_moves_pixels_and_keeps_every_raw_distance(source):
     assert np.array_equal(labels, labels2) and sorted(perm) == list(range(28 * 28))
     flat = plain.reshape(len(plain), -1, 3)
     assert np.array_equal(flat[:, perm], permuted.reshape(len(permuted), -1, 3))
-    assert knn_accuracy(plain[:300] / 255, labels[:300]) == knn_accuracy(permuted[:300] / 255, labels[:300])
+    assert knn_accuracy(plain[:300] / 255, labels[:300]) == pytest.approx(
+        knn_accuracy(permuted[:300] / 255, labels[:300]), abs=1e-9
+    )
 
 
 def test_rungs_differ_and_the_test_set_is_never_in_the_pool():
@@ -187,6 +197,35 @@ def test_only_confirmation_runs_are_read_and_every_rung_reports_its_choice_and_f
     assert one.rungs == 3
     with pytest.raises(SrLoraError, match="at least 3 rungs"):
         gap_slope(ladder, tasks=list(ladder.settings["tasks"])[:2])
+
+
+def test_a_partial_ladder_reads_the_rungs_it_has_and_says_what_is_missing():
+    full = _ladder(0.2)
+    keep = [
+        r
+        for r in full.records
+        if not (
+            r["task"].startswith("ladder:fashion") and r["config"]["seed"] < 200 and r["config"]["method"] == "lora"
+        )
+    ]
+    part = Ladder(full.settings, full.plan, keep, confirmation_runs(full.settings, keep), full.gaps)
+    s = gap_slope(part)
+    assert s.rungs == 4 and all(t.startswith("ladder:digits") for t in s.tasks) and not part.complete
+    text = str(read_q6(part))
+    digits_gaps = [full.gaps[t]["gap"] for t in s.tasks]
+    assert f"whose gaps run from {min(digits_gaps):+.1f} to {max(digits_gaps):+.1f} points" in text
+    assert "Within `fashion` alone: no slope yet" in text and "runs so far" in text
+    one_pair = [r for r in full.records if not (r["task"] == "ladder:digits:plain" and 1 <= r["config"]["seed"] < 200)]
+    thin = Ladder(full.settings, full.plan, one_pair, confirmation_runs(full.settings, one_pair), full.gaps)
+    assert "ladder:digits:plain" not in gap_slope(thin).tasks  # one pair gives no spread: the rung waits
+
+
+def test_the_clustered_check_and_the_leverage_shares_follow_the_records():
+    ladder = _ladder(0.2)
+    c = gap_slope(ladder, clustered=True)
+    assert c.slope == pytest.approx(gap_slope(ladder).slope) and c.low < c.slope < c.high
+    shares = leverage_table(ladder)["leverage share"]
+    assert shares.sum() == pytest.approx(1.0) and shares.idxmax() == "ladder:digits:natural"  # the farthest gap
 
 
 def test_missing_records_or_gaps_are_one_line(tmp_path):

@@ -27,7 +27,8 @@ _LAZY = {
     **{n: "tuned_readings" for n in (
         "read_last_epoch", "read_q3_power", "read_q4_scaling", "read_selected_epochs", "read_shared_setting",
         "read_test_resolution", "read_ties", "read_weak_references", "read_winners_curse")},
-    **{n: "gap_ladder" for n in ("Ladder", "gap_slope", "load_ladder", "read_framing", "read_q6", "rung_table")},
+    **{n: "gap_ladder" for n in ("Ladder", "gap_slope", "leverage_table", "load_ladder", "read_framing", "read_q6",
+                                 "rung_table")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

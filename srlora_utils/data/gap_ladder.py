@@ -12,7 +12,7 @@ fixed, seed-independent function of the image, so that the class information sta
   are unchanged), the spatial structure a pretrained network relies on is destroyed.
 
 Which rung is far from natural images is *measured*, not assumed: :mod:`srlora_utils.experiments.domain_gap`.
-Splits: a pool (digits: scikit-learn's images outside the kit's fixed test half, 898; fashion: 2,000 fixed images of
+Splits: a pool (digits: scikit-learn's images outside the kit's fixed test half, 899; fashion: 2,000 fixed images of
 the official train split) from which each seed draws K-shot train and validation sets, and a fixed test set of 50
 images per class (500; fashion: from the official test split). Controlled stand-ins: not medical or remote-sensing
 data. Fashion-MNIST read from a synthetic fixture (:func:`~srlora_utils.data.fixtures.write_fashion_mnist_fixture`)
