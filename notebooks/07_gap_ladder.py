@@ -120,7 +120,8 @@ pd.Series({"pair": " − ".join(ladder.primary), "selection seeds": list(plan.se
 table = rung_table(ladder)
 columns = ["gap", "linear_probe", "lora", "srlora_budget", "full_ft", "lora lr", "srlora_budget lr", "pairs",
            "difference", "ci low", "ci high", "verdict"]  # fmt: skip
-table[columns]
+rates = {c: table[c].map("{:.0e}".format) for c in ("lora lr", "srlora_budget lr")}  # learning rates as 1e-03
+table[columns].assign(**rates)
 
 # %%
 read_framing(ladder)

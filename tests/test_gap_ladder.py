@@ -148,8 +148,9 @@ def test_the_shipped_gaps_cover_every_rung_under_todays_definition():
 
 
 def _record(cfg, accuracy):
-    return {"key": config_key(cfg), "config": dataclasses.asdict(cfg), "task": cfg.task, "standin": True,
-            "fixture": False, "steps": 100, "val": {"accuracy": 50 - abs(np.log10(cfg.lr / 1e-3)) * 10},
+    val = 50 - abs(np.log10(cfg.lr / 1e-3)) * 10
+    return {"key": config_key(cfg), "config": dataclasses.asdict(cfg), "task": f"{cfg.task} (stand-in)",
+            "standin": True, "fixture": False, "steps": 100, "val": {"accuracy": val},
             "test": {"accuracy": accuracy}, "test_last": {"accuracy": accuracy}, "trainable_params": 1000,
             "step_s_median": 0.1, "total_s": 10.0}  # fmt: skip
 
@@ -215,7 +216,9 @@ def test_a_partial_ladder_reads_the_rungs_it_has_and_says_what_is_missing():
     digits_gaps = [full.gaps[t]["gap"] for t in s.tasks]
     assert f"whose gaps run from {min(digits_gaps):+.1f} to {max(digits_gaps):+.1f} points" in text
     assert "Within `fashion` alone: no slope yet" in text and "runs so far" in text
-    one_pair = [r for r in full.records if not (r["task"] == "ladder:digits:plain" and 1 <= r["config"]["seed"] < 200)]
+    one_pair = [
+        r for r in full.records if not (r["config"]["task"] == "ladder:digits:plain" and 1 <= r["config"]["seed"] < 200)
+    ]
     thin = Ladder(full.settings, full.plan, one_pair, confirmation_runs(full.settings, one_pair), full.gaps)
     assert "ladder:digits:plain" not in gap_slope(thin).tasks  # one pair gives no spread: the rung waits
 

@@ -21,7 +21,7 @@ from ..data.shipped import restore_how, shipped_path
 from ..errors import SrLoraError
 from ..experiments.tuning import TuningPlan
 from ..training.config import config_key
-from .comparison import paired_interval, paired_values
+from .comparison import paired_interval
 from .readings import Reading
 from .tuned_study import confirmation_runs, study_state
 
@@ -92,17 +92,31 @@ def _mean(runs: list[dict], task: str, method: str, metric: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def pair_differences(ladder: Ladder, method: str, reference: str, metric: str = "accuracy") -> dict[str, pd.Series]:
+    """Per rung (the grid's task name): test ``metric`` of ``method`` minus ``reference``'s by seed, over the seeds
+    both ran (confirmation runs)."""
+    out = {}
+    for task in ladder.settings["tasks"]:
+        runs = [r for r in ladder.runs if r["config"]["task"] == task]
+        by = {m: {r["config"]["seed"]: r["test"][metric] for r in runs if r["config"]["method"] == m}
+              for m in (method, reference)}  # fmt: skip
+        seeds = sorted(set(by[method]) & set(by[reference]))
+        out[task] = pd.Series([by[method][k] - by[reference][k] for k in seeds], index=pd.Index(seeds, name="seed"),
+                              dtype=float)  # fmt: skip
+    return out
+
+
 def rung_table(ladder: Ladder, metric: str = "accuracy") -> pd.DataFrame:
     """One row per rung: its source and rung, the gap and the two 5-NN accuracies it is made of, each method's mean
     test ``metric`` (confirmation runs), the chosen rates, and the pair's mean difference with its 95% t interval."""
     method, reference = ladder.primary
     state = study_state(ladder.settings, ladder.records)
-    diffs = paired_values(ladder.runs, metric, method, reference)
+    diffs = pair_differences(ladder, method, reference, metric)
     rows = []
     for task in ladder.settings["tasks"]:
         source, rung = parse_ladder(task.partition(":")[2])
         gap = ladder.gaps[task]
-        iv = paired_interval(diffs[diffs.index.get_level_values("task") == task])
+        iv = paired_interval(diffs[task])
         row = {"task": task, "source": source, "rung": rung, "gap": gap["gap"], "raw 5-NN": gap["raw_knn"],
                "feature 5-NN": gap["feature_knn"]}  # fmt: skip
         for m in (reference, method, *FRAMING):
@@ -168,9 +182,9 @@ def gap_slope(
     ``clustered``, one draw of seeds applied to every rung (a seed shares its training images across a source's rungs:
     the sensitivity check keeps that correlation; rungs then use the seeds they all share)."""
     method, reference = ladder.primary
-    diffs = paired_values(ladder.runs, metric, method, reference)
+    diffs = pair_differences(ladder, method, reference, metric)
     tasks = list(ladder.settings["tasks"]) if tasks is None else list(tasks)
-    by_task = {t: diffs[diffs.index.get_level_values("task") == t].droplevel(["task", "shots", "exp"]) for t in tasks}
+    by_task = {t: diffs[t] for t in tasks}
     kept = [t for t in tasks if len(by_task[t]) >= 2]
     if clustered and kept:
         common = sorted(set.intersection(*(set(by_task[t].index) for t in kept)))
@@ -252,7 +266,7 @@ def leverage_table(ladder: Ladder, metric: str = "accuracy") -> pd.DataFrame:
     table = rung_table(ladder, metric).loc[list(s.tasks)]
     w = table["pairs"] / table["pairs"].sum()
     far = table["pairs"] * (table["gap"] - (w * table["gap"]).sum()) ** 2
-    return pd.DataFrame({"gap": table["gap"], "pairs": table["pairs"], "leverage share": far / far.sum()})
+    return pd.DataFrame({"gap": table["gap"], "pairs": table["pairs"], "leverage share": (far / far.sum()).round(3)})
 
 
 def read_framing(ladder: Ladder, metric: str = "accuracy") -> Reading:
@@ -261,10 +275,9 @@ def read_framing(ladder: Ladder, metric: str = "accuracy") -> Reading:
     method, reference = ladder.primary
     lines = []
     for m, ref in ((reference, "linear_probe"), (method, "linear_probe"), ("full_ft", reference)):
-        d = paired_values(ladder.runs, metric, m, ref)
-        verdicts = [paired_interval(d[d.index.get_level_values("task") == t]).verdict
-                    for t in ladder.settings["tasks"]]  # fmt: skip
-        n = min((len(d[d.index.get_level_values("task") == t]) for t in ladder.settings["tasks"]), default=0)
+        d = pair_differences(ladder, m, ref, metric)
+        verdicts = [paired_interval(v).verdict for v in d.values()]
+        n = min((len(v) for v in d.values()), default=0)
         lines.append(f"- `{m}` against `{ref}` ({n} paired seeds a rung): ahead on {verdicts.count('ahead')}, behind "
                      f"on {verdicts.count('behind')}, not resolved on {verdicts.count('not resolved')} of "
                      f"{len(verdicts)} rungs.")  # fmt: skip
