@@ -268,7 +268,7 @@ def plot_gap_slope(
     """Each rung's paired difference (``table`` from :func:`~srlora_utils.analysis.gap_ladder.rung_table`) with its
     95% t interval against its measured gap, and the fitted line of ``slope``
     (:func:`~srlora_utils.analysis.gap_ladder.gap_slope`) with the lines at its interval's ends; ``pair`` is (method,
-    reference), ``title`` names the backbone and data."""
+    reference), ``title`` names the backbone and data, ``metric`` the test metric compared."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.axhline(0, color="black", lw=0.8)
     for (source, part), marker in zip(table.groupby("source", sort=False), "os^D", strict=False):

@@ -72,3 +72,22 @@ selection_seeds = [100, 101, 102]
 
 {blocks}
 """
+
+
+def retrain_stored_run(settings: dict, records: list[dict], stored: dict) -> dict:
+    """Train the stored run ``stored`` of the tuned grid ``settings`` again, as `srlora tune` trains it (its config
+    from the grid's stages over ``records``), and check it: the same key and selected epoch, every test metric (selected
+    and last epoch) within one test image. Returns the new record."""
+    from srlora_utils.experiments.tuning import tuning_state
+    from srlora_utils.training.config import config_key
+    from srlora_utils.training.run import train
+
+    state = tuning_state(settings, {r["key"]: r for r in records})
+    cfg = next(c for c in state.configs() if config_key(c) == stored["key"])
+    again = train(cfg, progress=False)
+    one_image = 100 / stored["test_images"]
+    assert again["key"] == stored["key"] and again["best_epoch"] == stored["best_epoch"]
+    for part in ("test", "test_last"):
+        for name, value in stored[part].items():
+            assert abs(again[part][name] - value) <= one_image + 1e-9, (part, name, again[part][name], value)
+    return again

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import retrain_stored_run
 from srlora_utils.analysis.gap_ladder import (
     Ladder,
     gap_slope,
@@ -250,16 +251,7 @@ def test_the_gap_command_refuses_an_unknown_rung_in_one_line():
 def test_a_stored_confirmation_run_reproduces_when_trained_again():
     """One shipped confirmation run of the pair, trained again as `srlora tune` trains it: the same selected epoch and
     test metrics within one test image (500 images: 0.2 points)."""
-    from srlora_utils.training.run import train
-
     ladder = load_ladder()
     stored = next(r for r in ladder.runs if r["config"]["method"] == "srlora_budget"
                   and r["config"]["task"] == "ladder:digits:permuted")  # fmt: skip
-    cfg = next(c for c in tuning_state(ladder.settings, {r["key"]: r for r in ladder.records}).configs()
-               if config_key(c) == stored["key"])  # fmt: skip
-    again = train(cfg, progress=False)
-    one_image = 100 / stored["test_images"]
-    assert again["key"] == stored["key"] and again["best_epoch"] == stored["best_epoch"]
-    for part in ("test", "test_last"):
-        for name, value in stored[part].items():
-            assert abs(again[part][name] - value) <= one_image + 1e-9, (part, name, again[part][name], value)
+    retrain_stored_run(ladder.settings, ladder.records, stored)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import tuned_grid_text
+from conftest import retrain_stored_run, tuned_grid_text
 from srlora_utils.analysis.baseline_study import StudyDesign, comparison_table
 from srlora_utils.analysis.tuned_study import (
     confirmation_runs,
@@ -156,21 +156,12 @@ def test_shipped_tuned_records_are_the_grids_runs_on_stand_ins():
 def test_stored_tuned_runs_reproduce_when_trained_again(stage):
     """One selection run and one confirmation run of the shipped tuned study, trained again as `srlora tune` trains
     them: the same selected epoch and test metrics within one test image (1,200 textures patches: 0.083 points)."""
-    from srlora_utils.training.run import train
-
     settings, runs = _shipped_tuned()
     if stage == "selection":
         stored = next(r for r in runs if r["config"]["seed"] in (100, 101, 102))
     else:
         stored = next(r for r in confirmation_runs(settings, runs) if r["config"]["task"] == "textures:large-test")
-    state = tuning_state(settings, {r["key"]: r for r in runs})
-    cfg = next(c for c in state.configs() if config_key(c) == stored["key"])
-    again = train(cfg, progress=False)
-    one_image = 100 / stored["test_images"]
-    assert again["key"] == stored["key"] and again["best_epoch"] == stored["best_epoch"]
-    for part in ("test", "test_last"):
-        for name, value in stored[part].items():
-            assert abs(again[part][name] - value) <= one_image + 1e-9, (part, name, again[part][name], value)
+    again = retrain_stored_run(settings, runs, stored)
     assert again["weight_change"] == pytest.approx(stored["weight_change"], rel=1e-3)
 
 

@@ -93,8 +93,8 @@ def _mean(runs: list[dict], task: str, method: str, metric: str) -> float:
 
 
 def pair_differences(ladder: Ladder, method: str, reference: str, metric: str = "accuracy") -> dict[str, pd.Series]:
-    """Per rung (the grid's task name): test ``metric`` of ``method`` minus ``reference``'s by seed, over the seeds
-    both ran (confirmation runs)."""
+    """Per rung of ``ladder`` (the grid's task name): test ``metric`` of ``method`` minus ``reference``'s by seed,
+    over the seeds both ran (confirmation runs)."""
     out = {}
     for task in ladder.settings["tasks"]:
         runs = [r for r in ladder.runs if r["config"]["task"] == task]
@@ -176,11 +176,12 @@ def gap_slope(
     seed: int = 0,
     clustered: bool = False,
 ) -> Slope:
-    """Q6's estimate: the pair's differences (test ``metric``) regressed on the gap over the rungs (``tasks`` only,
-    when given) that have at least two pairs, with a 95% percentile interval from ``resamples`` (default: the grid's
-    ``bootstrap``) resamples drawn by ``seed``: of the seeds within each rung (the registered interval), or with
-    ``clustered``, one draw of seeds applied to every rung (a seed shares its training images across a source's rungs:
-    the sensitivity check keeps that correlation; rungs then use the seeds they all share)."""
+    """Q6's estimate on ``ladder``: the pair's differences (test ``metric``) regressed on the gap over the rungs
+    (``tasks`` only, when given) that have at least two pairs, with a 95% percentile interval from ``resamples``
+    (default: the grid's ``bootstrap``) resamples drawn by ``seed``: of the seeds within each rung (the registered
+    interval), or with ``clustered``, one draw of seeds applied to every rung (a seed shares its training images
+    across a source's rungs: the sensitivity check keeps that correlation; rungs then use the seeds they all
+    share)."""
     method, reference = ladder.primary
     diffs = pair_differences(ladder, method, reference, metric)
     tasks = list(ladder.settings["tasks"]) if tasks is None else list(tasks)

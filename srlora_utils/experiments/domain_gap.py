@@ -50,7 +50,7 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray) -> float:
 @torch.no_grad()
 def frozen_features(images: np.ndarray, backbone=None, img_size: int = GAP_IMG_SIZE, batch: int = 64) -> np.ndarray:
     """The frozen ``backbone``'s pooled features (N, D) of uint8 ``images`` at ``img_size`` px, through the runs'
-    evaluation transform and the backbone's normalisation (None: the offline ViT)."""
+    evaluation transform and the backbone's normalisation (None: the offline ViT), ``batch`` images at a time."""
     model = load_backbone(backbone, num_classes=0, img_size=img_size).eval()
     norm = resolve_normalization("backbone", backbone)
     data = ArrayImageDataset(images, np.zeros(len(images)), make_transform(img_size, False, norm=norm))
