@@ -71,6 +71,13 @@ def test_rungs_differ_and_the_test_set_is_never_in_the_pool():
     assert sum(t.tobytes() in keys for t in test) == 0
     looks = [ladder_arrays("digits", r)[0][:50] for r in RUNGS]
     assert all(not np.array_equal(x, y) for i, x in enumerate(looks) for y in looks[i + 1 :])
+    from srlora_utils.data.gap_ladder import shuffle_tiles
+
+    grey = ladder_arrays("digits", "plain")[0][:5, :, :, 0]
+    moved = shuffle_tiles(grey, tile=7)
+    assert sorted(moved.ravel()) == sorted(grey.ravel()) and not np.array_equal(moved, grey)
+    with pytest.raises(SrLoraError, match="does not divide"):
+        shuffle_tiles(grey, tile=5)
     high = draw_rung(np.full((2, 28, 28), 90, np.uint8), "highpass")
     assert (high == 128).all()  # a flat image has no detail: mid-grey everywhere
 
@@ -229,7 +236,8 @@ def test_the_clustered_check_and_the_leverage_shares_follow_the_records():
     c = gap_slope(ladder, clustered=True)
     assert c.slope == pytest.approx(gap_slope(ladder).slope) and c.low < c.slope < c.high
     shares = leverage_table(ladder)["leverage share"]
-    assert shares.sum() == pytest.approx(1.0) and shares.idxmax() == "ladder:digits:natural"  # the farthest gap
+    assert shares.sum() == pytest.approx(1.0, abs=0.01)
+    assert shares.idxmax() == "ladder:digits:natural"  # the farthest gap
 
 
 def test_missing_records_or_gaps_are_one_line(tmp_path):

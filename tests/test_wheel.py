@@ -85,8 +85,8 @@ def test_lessons_command_copies_the_lessons_and_refuses_to_overwrite_them(tmp_pa
     assert main(["lessons", str(folder)]) == 0
     out = capsys.readouterr().out
     names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted(p.name for p in shipped.lesson_files()) and len(names) == 6
-    assert out.count("wrote ") == 6 and "jupyter lab 01_stable_rank_theory.ipynb" in out
+    assert names == sorted(p.name for p in shipped.lesson_files()) and len(names) == 7
+    assert out.count("wrote ") == 7 and "jupyter lab 01_stable_rank_theory.ipynb" in out
     assert (folder / "05_baseline_comparison.ipynb").read_bytes() == (
         ROOT / "notebooks" / "05_baseline_comparison.ipynb"
     ).read_bytes()

@@ -128,6 +128,18 @@ def pixel_permutation() -> np.ndarray:
     return np.random.default_rng(_PERMUTATION_SEED).permutation(CANVAS * CANVAS)
 
 
+def shuffle_tiles(grey: np.ndarray, tile: int = 7, seed: int = 0) -> np.ndarray:
+    """The canvases ``grey`` (N, 28, 28) with their ``tile``-px square tiles moved by one fixed permutation drawn by
+    ``seed`` (the same for every image): a coarser shuffle than the ``permuted`` rung's, for lesson 07's exercise."""
+    n, side = len(grey), grey.shape[1]
+    if side % tile:
+        raise SrLoraError(f"tile={tile} does not divide the {side} px canvas: use a divisor such as 7 or 14")
+    k = side // tile
+    order = np.random.default_rng(seed).permutation(k * k)
+    tiles = grey.reshape(n, k, tile, k, tile).transpose(0, 1, 3, 2, 4).reshape(n, k * k, tile, tile)[:, order]
+    return tiles.reshape(n, k, k, tile, tile).transpose(0, 1, 3, 2, 4).reshape(grey.shape)
+
+
 def draw_rung(grey: np.ndarray, rung: str, salt: int = 0) -> np.ndarray:
     """The grey canvases ``grey`` (uint8 (N, 28, 28)) at ``rung`` as uint8 RGB (N, 28, 28, 3); ``salt`` picks the
     ``natural`` rung's fixed backgrounds (0 for a pool, 1 for a test set)."""

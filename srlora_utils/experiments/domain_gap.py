@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.gap_ladder import ladder_arrays, parse_ladder
+from ..data.gap_ladder import draw_rung, ladder_arrays, parse_ladder, shuffle_tiles, source_images
 from ..data.images import ArrayImageDataset, make_transform
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
@@ -69,12 +69,25 @@ def _ladder_task(task: str) -> tuple[str, str]:
     return parse_ladder(sub)
 
 
+#: Names of the data layer a lesson's exercise uses beside the gap (offered by :mod:`srlora_utils.experiments`).
+LADDER_DATA = (draw_rung, shuffle_tiles, source_images)
+
+
+def gap_of_images(images: np.ndarray, labels: np.ndarray, backbone=None, img_size: int = GAP_IMG_SIZE) -> dict:
+    """The gap's two accuracies and their difference (points) for any uint8 ``images`` with ``labels``: the
+    definition of :func:`measure_gap` applied to images that are not a ladder rung (``backbone``, ``img_size`` as
+    there)."""
+    raw = knn_accuracy(images.astype(np.float64) / 255, labels)
+    feat = knn_accuracy(frozen_features(images, backbone, img_size), labels)
+    return {"raw_knn": raw, "feature_knn": feat, "gap": raw - feat}
+
+
 def measure_gap(task: str, backbone=None, img_size: int = GAP_IMG_SIZE) -> dict:
     """Gap ladder task ``task``'s gap (see the module's docstring) for ``backbone`` at ``img_size`` px: a dict with
     ``raw_knn``, ``feature_knn``, ``gap`` (points), ``pool`` (images) and the definition."""
     images, labels, _, _ = ladder_arrays(*_ladder_task(task))
-    raw = knn_accuracy(images.astype(np.float64) / 255, labels)
-    feat = knn_accuracy(frozen_features(images, backbone, img_size), labels)
+    g = gap_of_images(images, labels, backbone, img_size)
+    raw, feat = g["raw_knn"], g["feature_knn"]
     return {"task": task, "raw_knn": round(raw, 4), "feature_knn": round(feat, 4), "gap": round(raw - feat, 4),
             "pool": int(len(labels)), "backbone": str(backbone or "dinov2_vits14_imgfocus"), "img_size": img_size,
             "definition": GAP_DEFINITION}  # fmt: skip
