@@ -161,22 +161,17 @@ read_q6(ladder)
 # NBVAL_IGNORE_OUTPUT
 # Solution 1: a tile shuffle of the digits pool, measured as the gap's definition says. (The frozen features' last
 # digits differ between processors, and a neighbour may change: this cell's printed numbers are not compared.)
-import numpy as np
-
-from srlora_utils.data.gap_ladder import draw_rung, source_images
-from srlora_utils.experiments.domain_gap import frozen_features, knn_accuracy
+from srlora_utils.experiments import draw_rung, gap_of_images, shuffle_tiles, source_images
 
 grey, labels, _, _ = source_images("digits")
-order = np.random.default_rng(0).permutation(16)
-tiles = grey.reshape(len(grey), 4, 7, 4, 7).transpose(0, 1, 3, 2, 4).reshape(len(grey), 16, 7, 7)[:, order]
-shuffled = tiles.reshape(len(grey), 4, 4, 7, 7).transpose(0, 1, 3, 2, 4).reshape(grey.shape)
-images = draw_rung(shuffled, "plain")
-raw, feature = knn_accuracy(images / 255, labels), knn_accuracy(frozen_features(images), labels)
-# A shuffle of tiles moves pixel positions and keeps every raw-pixel distance: the raw-pixel accuracy is plain's.
-assert abs(raw - ladder.gaps["ladder:digits:plain"]["raw_knn"]) < 1e-3
+images = draw_rung(shuffle_tiles(grey, tile=7), "plain")
+g = gap_of_images(images, labels)
+raw, feature = g["raw_knn"], g["feature_knn"]
 print(f"digits, 7 px tiles shuffled: raw-pixel 5-NN {raw:.1f}%, frozen-feature 5-NN {feature:.1f}%, "
       f"gap {raw - feature:+.1f} points (plain {ladder.gaps['ladder:digits:plain']['gap']:+.1f}, "
       f"permuted {ladder.gaps['ladder:digits:permuted']['gap']:+.1f})")
+# A shuffle of tiles moves pixel positions and keeps every raw-pixel distance: the raw-pixel accuracy is plain's.
+assert abs(raw - ladder.gaps["ladder:digits:plain"]["raw_knn"]) < 1e-3
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: each rung's share of the slope's leverage, then the slope with each rung left out.
