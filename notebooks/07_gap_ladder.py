@@ -161,7 +161,8 @@ read_q6(ladder)
 # NBVAL_IGNORE_OUTPUT
 # Solution 1: a tile shuffle of the digits pool, measured as the gap's definition says. (The frozen features' last
 # digits differ between processors, and a neighbour may change: this cell's printed numbers are not compared.)
-from srlora_utils.experiments import draw_rung, gap_of_images, shuffle_tiles, source_images
+from srlora_utils import draw_rung, shuffle_tiles, source_images
+from srlora_utils.experiments import gap_of_images
 
 grey, labels, _, _ = source_images("digits")
 images = draw_rung(shuffle_tiles(grey, tile=7), "plain")

@@ -31,6 +31,7 @@ _LAZY = {
     "train": "training.run",
     "read_records": "training.records",
     "load_task": "data.tasks",
+    **{name: "data.gap_ladder" for name in ("draw_rung", "shuffle_tiles", "source_images")},
     "use_fixture_data": "data.fixtures",
     "use_data_dir": "data.paths",
     "work_dir": "data.shipped",

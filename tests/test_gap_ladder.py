@@ -88,17 +88,12 @@ def test_an_unknown_ladder_task_is_one_line_naming_the_choices(name):
         load_task(name, shots=2, seed=0, img_size=28)
 
 
-def _write_idx(path, array, magic):
-    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
 def _fashion_fixture(folder, n=20):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for images, labels in fashion_mnist.FASHION_FILES.values():
-        _write_idx(folder / images, rng.integers(0, 255, (n, 28, 28)), 2051)
-        _write_idx(folder / labels, np.arange(n) % 10, 2049)
+        fashion_mnist.write_idx(folder / images, rng.integers(0, 255, (n, 28, 28)), "images")
+        fashion_mnist.write_idx(folder / labels, np.arange(n) % 10, "labels")
     return folder
 
 
@@ -119,7 +114,7 @@ def test_a_missing_or_damaged_fashion_mnist_file_is_one_line_saying_what_to_do(t
     (folder / name).write_bytes(gzip.compress(raw[:-100]))
     with pytest.raises(SrLoraError, match="truncated"):
         fashion_mnist.load_fashion_mnist("train", folder)
-    _write_idx(folder / name, np.zeros((20, 28, 28)), 2049)
+    fashion_mnist.write_idx(folder / name, np.zeros((20, 28, 28)), "labels")  # an images array under a labels header
     with pytest.raises(SrLoraError, match="not an idx images file"):
         fashion_mnist.load_fashion_mnist("train", folder)
 

@@ -11,6 +11,7 @@ its interval comes from resampling the seeds within each rung (:func:`gap_slope`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,10 @@ import pandas as pd
 from ..data.gap_ladder import parse_ladder
 from ..data.shipped import restore_how, shipped_path
 from ..errors import SrLoraError
-from ..experiments.tuning import TuningPlan
-from ..training.config import config_key
+from ..experiments.tuning import TuningPlan, TuningState
 from .comparison import paired_interval
 from .readings import Reading
-from .tuned_study import confirmation_runs, study_state
+from .tuned_study import confirmation_runs, stage_progress, study_state
 
 LADDER_GRID = "grids/gap-ladder.toml"
 LADDER_RECORDS = "results/gap-ladder/records.jsonl"
@@ -48,18 +48,19 @@ class Ladder:
         p = self.settings["primary"]
         return p["method"], p["reference"]
 
+    @cached_property
+    def state(self) -> TuningState:
+        """Where the rule stands on these records: the choice per rung and method, and every run it asks for."""
+        return study_state(self.settings, self.records)
+
     @property
     def complete(self) -> bool:
         """Whether every run the rule asks for is recorded (and every method has a choice)."""
-        state = study_state(self.settings, self.records)
-        done = {r["key"] for r in self.records}
-        return all(v is not None for v in state.chosen.values()) and all(config_key(c) in done for c in state.configs())
+        return stage_progress(self.state, self.records)[2]
 
     def progress(self) -> tuple[int, int]:
         """(runs recorded that the rule asks for, runs it asks for so far)."""
-        done = {r["key"] for r in self.records}
-        keys = {config_key(c) for c in study_state(self.settings, self.records).configs()}
-        return len(keys & done), len(keys)
+        return stage_progress(self.state, self.records)[:2]
 
 
 def load_ladder(records: str | None = None, gaps: str | None = None) -> Ladder:
@@ -110,7 +111,7 @@ def rung_table(ladder: Ladder, metric: str = "accuracy") -> pd.DataFrame:
     """One row per rung: its source and rung, the gap and the two 5-NN accuracies it is made of, each method's mean
     test ``metric`` (confirmation runs), the chosen rates, and the pair's mean difference with its 95% t interval."""
     method, reference = ladder.primary
-    state = study_state(ladder.settings, ladder.records)
+    state = ladder.state
     diffs = pair_differences(ladder, method, reference, metric)
     rows = []
     for task in ladder.settings["tasks"]:
@@ -187,10 +188,10 @@ def gap_slope(
     tasks = list(ladder.settings["tasks"]) if tasks is None else list(tasks)
     by_task = {t: diffs[t] for t in tasks}
     kept = [t for t in tasks if len(by_task[t]) >= 2]
-    if clustered and kept:
+    if clustered and kept:  # every rung on the seeds all of them have, so that one draw of seeds fits every rung
         common = sorted(set.intersection(*(set(by_task[t].index) for t in kept)))
         by_task = {t: by_task[t].loc[common] for t in kept}
-        kept = [t for t in kept if len(common) >= 2]
+        kept = kept if len(common) >= 2 else []
     if len(kept) < 3:
         raise SrLoraError(f"the slope needs at least 2 pairs on each of at least 3 rungs; {len(kept)} have them")
     per_rung = [by_task[t].sort_index().to_numpy(float) for t in kept]

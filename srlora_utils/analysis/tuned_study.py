@@ -59,9 +59,16 @@ class Protocols:
     @property
     def complete(self) -> bool:
         """Whether every method has a choice and every run the rule asks for is recorded."""
-        state = study_state(self.settings, self.records)
-        done = {r["key"] for r in self.records}
-        return all(v is not None for v in state.chosen.values()) and all(config_key(c) in done for c in state.configs())
+        return stage_progress(study_state(self.settings, self.records), self.records)[2]
+
+
+def stage_progress(state: TuningState, records: list[dict]) -> tuple[int, int, bool]:
+    """(runs ``state`` asks for that ``records`` hold, runs it asks for so far, whether the study is complete: every
+    method has a choice and every run is recorded)."""
+    done = {r["key"] for r in records}
+    keys = {config_key(c) for c in state.configs()}
+    recorded = len(keys & done)
+    return recorded, len(keys), recorded == len(keys) and all(v is not None for v in state.chosen.values())
 
 
 def load_protocols(official_records: str | None = None, tuned_records: str | None = None) -> Protocols:

@@ -69,6 +69,15 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
     return data.reshape(shape)
 
 
+def write_idx(path: Path, array: np.ndarray, kind: str) -> Path:
+    """Write uint8 ``array`` to ``path`` as a gzipped ``idx`` file of ``kind`` "images" or "labels" (the header
+    :func:`read_idx` checks): synthetic fixtures in the official layout."""
+    magic = 2051 if kind == "images" else 2049
+    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+    Path(path).write_bytes(gzip.compress(header + np.asarray(array, dtype=np.uint8).tobytes()))
+    return Path(path)
+
+
 def load_fashion_mnist(split: str, root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST's ``split`` ("train": 60,000, "test": 10,000) as (images (N, 28, 28) uint8, labels (N,)), from
     the folder :func:`find_fashion_mnist` finds under ``root``."""

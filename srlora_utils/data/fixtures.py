@@ -219,9 +219,7 @@ def write_fashion_mnist_fixture(root: str | os.PathLike, train: int = 2000, per_
     """Fashion-MNIST's four official gzipped ``idx`` files under ``root`` (the ``fashion-mnist`` folder under the data
     folder): ``train`` random 28x28 images and ``per_class`` test images per class of ten class textures, from
     ``seed``. Returns ``root``."""
-    import gzip
-
-    from .fashion_mnist import FASHION_FILES
+    from .fashion_mnist import FASHION_FILES, write_idx
 
     target = Path(root)
     tmp = _fresh(target)
@@ -232,9 +230,8 @@ def write_fashion_mnist_fixture(root: str | os.PathLike, train: int = 2000, per_
     for split, n in (("train", train), ("test", 10 * per_class)):
         labels = np.arange(n) % 10
         images = np.stack([np.asarray(_image(templates, [int(c)], rng).convert("L")) for c in labels])
-        for name, array, magic in zip(FASHION_FILES[split], (images, labels), (2051, 2049), strict=True):
-            header = np.array([magic, *array.shape], dtype=">u4").tobytes()
-            (tmp / name).write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+        for name, array, kind in zip(FASHION_FILES[split], (images, labels), ("images", "labels"), strict=True):
+            write_idx(tmp / name, array, kind)
     return _publish(tmp, target)
 
 

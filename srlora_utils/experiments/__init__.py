@@ -16,8 +16,7 @@ _LAZY = {
     **{n: "sweeps" for n in ("first_repeat", "run_configs", "run_sweep", "runs_table", "summary_table")},
     **{n: "lesson_runs" for n in ("LESSON_RECORDS", "lesson_records", "recheck")},
     **{n: "tuning" for n in ("TuningPlan", "chosen_table", "run_tuned", "selection_table", "tuning_state")},
-    **{n: "domain_gap" for n in ("GAP_DEFINITION", "draw_rung", "gap_of_images", "measure_gap", "measure_gaps",
-                                 "read_gaps", "shuffle_tiles", "source_images")},
+    **{n: "domain_gap" for n in ("GAP_DEFINITION", "gap_of_images", "measure_gap", "measure_gaps", "read_gaps")},
     "baseline_table": "baselines",
 }  # fmt: skip
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.gap_ladder import draw_rung, ladder_arrays, parse_ladder, shuffle_tiles, source_images
+from ..data.gap_ladder import ladder_arrays, parse_ladder
 from ..data.images import ArrayImageDataset, make_transform
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
@@ -67,10 +67,6 @@ def _ladder_task(task: str) -> tuple[str, str]:
     if kind != "ladder":
         raise SrLoraError(f"measure_gap reads gap-ladder tasks (ladder:<source>:<rung>), not {task!r}")
     return parse_ladder(sub)
-
-
-#: Names of the data layer a lesson's exercise uses beside the gap (offered by :mod:`srlora_utils.experiments`).
-LADDER_DATA = (draw_rung, shuffle_tiles, source_images)
 
 
 def gap_of_images(images: np.ndarray, labels: np.ndarray, backbone=None, img_size: int = GAP_IMG_SIZE) -> dict:

@@ -175,15 +175,13 @@ def _like(configs: list[TrainConfig], cand: tuple, **changes) -> list[TrainConfi
 
 @dataclass
 class TuningState:
-    """Where a tuned study stands: per (task, method) the selection configs (grid and edge), the chosen candidate
-    (None while selection runs), every config each stage asks for so far, and the methods whose block gives one
-    candidate (``fixed``: confirmed at it without selection runs)."""
+    """Where a tuned study stands: per (task, method) the selection configs (grid and edge; none for a fixed setting),
+    the chosen candidate (None while selection runs), and every config each stage asks for so far."""
 
     selection: dict[tuple[str, str], list[TrainConfig]]
     edge: dict[tuple[str, str], list[TrainConfig]]
     chosen: dict[tuple[str, str], pd.Series | None]
     confirmation: list[TrainConfig]
-    fixed: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
 
     def configs(self) -> list[TrainConfig]:
         """Every run known so far, in the order a queue should take them: confirmation of the settings already chosen,
@@ -204,12 +202,12 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
     selection = _by_setting(grid)
     edge: dict[tuple[str, str], list[TrainConfig]] = {}
     chosen: dict[tuple[str, str], pd.Series | None] = {}
-    fixed: dict[tuple[str, str], pd.Series] = {}
+    fixed: set[tuple[str, str]] = set()
     for key, configs in selection.items():
         table = selection_table(configs, records)
         if len(table) == 1:  # one candidate: a fixed setting (a framing method), nothing to select, no edge
-            fixed[key] = table.iloc[0]
-            chosen[key] = fixed[key]
+            fixed.add(key)
+            chosen[key] = table.iloc[0]
             continue
         if (table["seeds run"] < table["seeds"]).any():
             chosen[key] = None
@@ -229,7 +227,7 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
                 chosen[(task, control)] = chosen[(task, method)]
     confirmation = _confirmation(settings, plan, selection, chosen)
     selection = {k: v for k, v in selection.items() if k not in fixed}
-    return TuningState(selection, edge, chosen, confirmation, fixed)
+    return TuningState(selection, edge, chosen, confirmation)
 
 
 def _confirmation(settings: dict, plan: TuningPlan, selection: dict, chosen: dict) -> list[TrainConfig]:
