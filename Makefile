@@ -12,7 +12,7 @@ OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
 
-.PHONY: FORCE setup fashion-mnist notebooks refresh-notebooks lesson-records student wheel book study tuned-study test test-fast checks lint bench clean
+.PHONY: FORCE setup fashion-mnist notebooks refresh-notebooks lesson-records student wheel book study tuned-study test test-fast checks lint bench clean registration-2
 
 setup: $(STAMP) fashion-mnist
 
@@ -136,3 +136,13 @@ bench: setup
 
 clean:
 	rm -rf build
+
+# The second registration (issue 36, grids/registration-2/README.md): five tuned grids in order, two local jobs each,
+# into results/registration-2/ (resumes from the records; `srlora tune <grid> --records <file> --dry-run` counts).
+REGISTRATION2 := positive-control adalora-scripts selection-pool long-schedule ladder-rungs
+registration-2: setup
+	mkdir -p results/registration-2
+	for part in $(REGISTRATION2); do \
+	  $(VENV)/bin/srlora tune grids/registration-2/$$part.toml --records results/registration-2/$$part.jsonl \
+	    --jobs 2 || exit 1; \
+	done

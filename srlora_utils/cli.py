@@ -219,13 +219,15 @@ def _add_tune(sub) -> None:
 
 def _tune(args: argparse.Namespace) -> int:
     from .experiments.grids import grid_settings
-    from .experiments.tuning import chosen_table, run_tuned, tuned_records, tuning_state
+    from .experiments.tuning import TuningPlan, chosen_table, reused_records, run_tuned, tuned_records, tuning_state
 
+    settings = grid_settings(args.grid)
+    reused = reused_records(TuningPlan.from_settings(settings, args.grid))
     if args.dry_run:
-        state = tuning_state(grid_settings(args.grid), tuned_records(args.records))
+        state = tuning_state(settings, {**reused, **tuned_records(args.records)})
     else:
         state = run_tuned(args.grid, args.records, args.jobs)
-    done = set(tuned_records(args.records))
+    done = set(tuned_records(args.records)) | set(reused)
     from .training.config import config_key
 
     runs = state.configs()

@@ -57,12 +57,12 @@ def test_pixel_baselines_on_lfw():
 
 def test_presets_own_their_augmentation_and_methods():
     from srlora_utils.experiments.presets import CORE_METHODS, preset
-    from srlora_utils.training.methods import METHODS
+    from srlora_utils.training.methods import COMPARED_METHODS
 
     for domain in ("medical", "remote_sensing", "comparison"):
         assert preset(domain, "offline")["augment"] == "mild"
         assert preset(domain, "paper")["augment"] == "official"
-    assert preset("comparison", "offline")["methods"] == list(METHODS)
+    assert preset("comparison", "offline")["methods"] == list(COMPARED_METHODS)
     settings = preset("medical", "offline")
     settings["methods"].append("eva")  # a copy: the preset itself is unchanged
     assert preset("medical", "offline")["methods"] == CORE_METHODS

@@ -84,7 +84,8 @@ def test_rungs_differ_and_the_test_set_is_never_in_the_pool():
 
 @pytest.mark.parametrize("name", ["ladder:digits", "ladder:digits:blurred", "ladder:mnist:plain"])
 def test_an_unknown_ladder_task_is_one_line_naming_the_choices(name):
-    with pytest.raises(SrLoraError, match=r"use ladder:<digits\|fashion>:<natural\|plain\|highpass\|permuted>"):
+    rungs = r"<natural\|plain\|highpass\|permuted\|tiles\|inverted>"
+    with pytest.raises(SrLoraError, match=r"use ladder:<digits\|fashion>:" + rungs):
         load_task(name, shots=2, seed=0, img_size=28)
 
 

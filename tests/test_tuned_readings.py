@@ -147,9 +147,26 @@ def test_q4_says_when_the_tie_rule_chose_the_scale(tmp_path):
     settings, runs = _tuned(tmp_path, {})
     level = _favour_paper(runs, 5.0)  # 1/r now scores exactly as 1/sqrt(r) at every rate
     text = str(read_q4_scaling(chosen_table(study_state(settings, level)), selection_curves(settings, level)))
-    assert "`lora` 1/r at 0.001 (tied with 1/sqrt(r): the tie rule chose the scale)" in text
+    assert "`lora` 1/r at 0.001 (tied with 1/sqrt(r) at 0.001: the tie rule chose the scale)" in text
     text = str(read_q4_scaling(chosen_table(study_state(settings, runs)), selection_curves(settings, runs)))
     assert "tied" not in text
+
+
+def test_q4_says_the_rate_when_the_tied_scale_ran_at_another_rate(tmp_path):
+    """The opposite fact planted: the candidate with the other scale that ties runs at a larger rate, so the tie rule
+    decided on the rate (it looks at the rate first), not on the scale."""
+    settings, runs = _tuned(tmp_path, {})
+    curves = selection_curves(settings, runs)
+    chosen = chosen_table(study_state(settings, runs))
+    lora = (curves["method"] == "lora") & (curves["task"] == curves["task"].iloc[0])
+    best = curves.loc[lora & curves["chosen"], "val mean"].iloc[0]
+    planted = curves.copy()
+    other = lora & (planted["scaling"] == "paper") & (planted["lr"] > 0.001)
+    assert other.any()
+    planted.loc[other[other].index[:1], "val mean"] = best
+    text = str(read_q4_scaling(chosen, planted))
+    assert "`lora` 1/sqrt(r) at 0.001 (tied with 1/r at 0.003: the tie rule chose the rate)" in text
+    assert "chose the scale" not in text
 
 
 def test_the_winners_curse_is_read_against_the_probe_chosen_among_fewest_candidates():

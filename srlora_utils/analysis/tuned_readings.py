@@ -146,14 +146,35 @@ def read_q4_scaling(
             pick = f"`{m}` {SCALING_WORDS.get(row['scaling'], row['scaling'])} at {row['lr']:g}"
             if curves is not None:
                 mine = curves[(curves["task"] == task) & (curves["method"] == m)]
-                other = sorted({SCALING_WORDS.get(x, x) for x in _tied(mine, row["val mean"])["scaling"]}
-                               - {SCALING_WORDS.get(row["scaling"], row["scaling"])})  # fmt: skip
-                if other:
-                    pick += f" (tied with {', '.join(other)}: the tie rule chose the scale)"
+                pick += _tie_words(row, _tied(mine, row["val mean"]))
             picks.append(pick)
         if picks:
             lines.append(f"* **{_task_name(task)}**: the rule chose {'; '.join(picks)}.")
     return Reading(lines or ["No scaling is chosen yet."])
+
+
+def tie_decided(chosen: pd.Series, other: pd.Series) -> str | None:
+    """What the tie rule decided between the ``chosen`` candidate and a tied ``other`` one: the first setting, in the
+    rule's order (rate, then scaling, then whitening), on which the two differ; None when they are the same."""
+    if not np.isclose(float(chosen["lr"]), float(other["lr"])):
+        return "rate"
+    if chosen["scaling"] != other["scaling"]:
+        return "scale"
+    if bool(chosen.get("eva_whiten", False)) != bool(other.get("eva_whiten", False)):
+        return "whitening"
+    return None
+
+
+def _tie_words(chosen: pd.Series, tied: pd.DataFrame) -> str:
+    """Words for the candidates with another scaling tied with ``chosen`` at the top: each named with its rate, and
+    what the tie rule decided between them (:func:`tie_decided`), computed from the two candidates."""
+    mine = SCALING_WORDS.get(chosen["scaling"], chosen["scaling"])
+    others = [row for _, row in tied.iterrows() if SCALING_WORDS.get(row["scaling"], row["scaling"]) != mine]
+    if not others:
+        return ""
+    named = ", ".join(f"{SCALING_WORDS.get(r['scaling'], r['scaling'])} at {float(r['lr']):g}" for r in others)
+    decided = sorted({d for r in others if (d := tie_decided(chosen, r)) is not None})
+    return f" (tied with {named}: the tie rule chose the {' and the '.join(decided)})"
 
 
 def read_q3_power(table: pd.DataFrame) -> Reading:

@@ -32,6 +32,14 @@ from .paths import is_fixture
 
 #: The rungs, in the order the ladder lists them (not an ordering of their measured gaps).
 RUNGS = ("natural", "plain", "highpass", "permuted")
+#: Rungs the second registration adds (grids/registration-2/ladder-rungs.toml), so each source has six: ``tiles``
+#: (the 7 px tiles of the canvas moved by one fixed permutation: coarser than ``permuted``) and ``inverted`` (255
+#: minus the image: a negative). Their gaps were measured before any of their runs.
+EXTRA_RUNGS = ("tiles", "inverted")
+#: Every rung a task may name.
+ALL_RUNGS = RUNGS + EXTRA_RUNGS
+#: The tile side (px) and permutation seed of the ``tiles`` rung (lesson 07's exercise 1 measured the same shuffle).
+TILE_PX, TILE_SEED = 7, 0
 #: The label sources, each with its class names.
 LADDER_SOURCES = {"digits": tuple(str(i) for i in range(10)), "fashion": FASHION_CLASSES}
 #: The canvas side (px) every rung is drawn on.
@@ -46,14 +54,15 @@ _PERMUTATION_SEED, _BACKGROUND_SEED, _SPLIT_SEED = 2027, 2028, 2029
 def parse_ladder(sub: str) -> tuple[str, str]:
     """(source, rung) of a task name's part after ``ladder:``; a one-line error naming the choices otherwise."""
     source, _, rung = sub.partition(":")
-    if source not in LADDER_SOURCES or rung not in RUNGS:
-        raise SrLoraError(f"unknown task 'ladder:{sub}': use ladder:<{'|'.join(LADDER_SOURCES)}>:<{'|'.join(RUNGS)}>")
+    if source not in LADDER_SOURCES or rung not in ALL_RUNGS:
+        raise SrLoraError(f"unknown task 'ladder:{sub}': use ladder:<{'|'.join(LADDER_SOURCES)}>:"
+                          f"<{'|'.join(ALL_RUNGS)}>")  # fmt: skip
     return source, rung
 
 
-def ladder_tasks() -> list[str]:
-    """Every ladder task name, source by source, rung by rung."""
-    return [f"ladder:{s}:{r}" for s in LADDER_SOURCES for r in RUNGS]
+def ladder_tasks(rungs: tuple[str, ...] = RUNGS) -> list[str]:
+    """Every ladder task name of ``rungs`` (default: the first registration's four), source by source."""
+    return [f"ladder:{s}:{r}" for s in LADDER_SOURCES for r in rungs]
 
 
 def _stratified(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -143,8 +152,12 @@ def shuffle_tiles(grey: np.ndarray, tile: int = 7, seed: int = 0) -> np.ndarray:
 def draw_rung(grey: np.ndarray, rung: str, salt: int = 0) -> np.ndarray:
     """The grey canvases ``grey`` (uint8 (N, 28, 28)) at ``rung`` as uint8 RGB (N, 28, 28, 3); ``salt`` picks the
     ``natural`` rung's fixed backgrounds (0 for a pool, 1 for a test set)."""
-    if rung not in RUNGS:
-        raise SrLoraError(f"unknown rung {rung!r}: use one of {', '.join(RUNGS)}")
+    if rung not in ALL_RUNGS:
+        raise SrLoraError(f"unknown rung {rung!r}: use one of {', '.join(ALL_RUNGS)}")
+    if rung == "tiles":
+        return draw_rung(shuffle_tiles(grey, TILE_PX, TILE_SEED), "plain")
+    if rung == "inverted":
+        return draw_rung(255 - grey, "plain")
     g = grey.astype(np.float32)
     if rung == "natural":
         alpha = np.clip(g / 48.0, 0.0, 1.0)[..., None]

@@ -17,7 +17,7 @@ from ..errors import SrLoraError
 from ..models.normalization import Normalization
 from .eurosat import load_eurosat
 from .fewshot import FewShotTask
-from .gap_ladder import RUNGS, load_ladder_task
+from .gap_ladder import ALL_RUNGS, load_ladder_task
 from .imagefolder import load_imagefolder
 from .medfmc import check_medfmc_exp, load_medfmc
 from .medmnist import MEDMNIST_SIZES, load_medmnist
@@ -85,9 +85,9 @@ def _standin(loader: Callable[..., FewShotTask]) -> Callable[[TaskRequest], FewS
 for _builtin in (
     TaskFamily("digits", "digits", _standin(load_digits_standin), folder=False),
     TaskFamily("lfw", "lfw", _standin(load_lfw_standin), folder=False),
-    TaskFamily("textures", "textures[:large-test]", folder=False, load=lambda r: load_textures_standin(
+    TaskFamily("textures", "textures[:large-test|:large-val]", folder=False, load=lambda r: load_textures_standin(
         r.shots, r.seed, r.img_size, r.augment, r.norm, variant=_textures_variant(r.sub))),
-    TaskFamily("ladder", f"ladder:<digits|fashion>:<{'|'.join(RUNGS)}>", folder=False,
+    TaskFamily("ladder", f"ladder:<digits|fashion>:<{'|'.join(ALL_RUNGS)}>", folder=False,
                load=lambda r: load_ladder_task(r.sub, r.shots, r.seed, r.img_size, r.augment, r.norm)),
     TaskFamily("vtab", "vtab:<task>",
                lambda r: load_vtab(r.sub, r.path, r.shots, r.seed, r.img_size, r.augment, r.norm)),
@@ -104,7 +104,8 @@ for _builtin in (
 
 def _textures_variant(sub: str) -> str:
     if sub not in TEXTURES_TEST_PER_CLASS:
-        raise SrLoraError(f"unknown task 'textures:{sub}': use textures or textures:large-test (1,200 test patches)")
+        raise SrLoraError(f"unknown task 'textures:{sub}': use textures, textures:large-test (1,200 test patches) "
+                          "or textures:large-val (its test patches, 240 fixed validation patches)")  # fmt: skip
     return sub
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 from ..data.medfmc import MEDFMC_EXPS as OFFICIAL_SPLITS
 from ..errors import SrLoraError
 from ..models.backbones import PAPER_BACKBONE
-from ..training.methods import METHODS
+from ..training.methods import COMPARED_METHODS
 
 #: The MedMNIST+ archive the tutorial preset reads (px; see the module's docstring).
 TUTORIAL_MEDMNIST_SIZE = 64
-#: The methods notebooks 03 and 04 train (notebook 05 compares all of :data:`~srlora_utils.training.methods.METHODS`).
+#: The methods notebooks 03 and 04 train (notebook 05 compares all of
+#: :data:`~srlora_utils.training.methods.COMPARED_METHODS`).
 CORE_METHODS = ["linear_probe", "full_ft", "lora", "srlora", "srlora_budget"]
 
 _OFFLINE = dict(
@@ -75,12 +76,13 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     # Notebook 05's baseline study starts from these (grids/baseline-study*.toml sets its epochs, seeds and blocks).
     "comparison": {
-        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "seeds": [0, 1, 2], "methods": list(METHODS)},
+        "offline": {**_OFFLINE, "tasks": {"textures": 3, "lfw": 5}, "seeds": [0, 1, 2],
+                    "methods": list(COMPARED_METHODS)},
         "tutorial": {**_OFFLINE, "img_size": 112, "medmnist_size": TUTORIAL_MEDMNIST_SIZE,
                      "tasks": {"medmnist:dermamnist": 5, "eurosat": 5},
-                     "seeds": [0, 1, 2], "methods": list(METHODS)},
+                     "seeds": [0, 1, 2], "methods": list(COMPARED_METHODS)},
         "paper": {**_PAPER, "tasks": {"medfmc:colon": 5, "vtab:eurosat": 1}, "seeds": [0, 1, 2, 3, 4],
-                  "methods": list(METHODS), "weight_decay": 0.05},
+                  "methods": list(COMPARED_METHODS), "weight_decay": 0.05},
     },
     # Notebook 06 and `srlora report`: the paper's full grid, per table (MedFMC: 3 tasks x 1/5/10 shots x exp1-5;
     # VTAB-1k 1-shot: the remote-sensing tasks, 5 seeds).

@@ -14,6 +14,11 @@ go to the smaller learning rate, then to the scaling listed first in :data:`~srl
 then to no whitening. Selection runs' test scores are never read here. A method whose block gives a single candidate
 has a fixed setting (a framing method, as the gap ladder's linear probe): it has no selection runs and no edge, and is
 confirmed at that setting.
+
+Two options of the second registration (``grids/registration-2/``): ``shared`` groups methods that take one setting
+between them, the candidate with the highest sum of the group's mean validation scores (the same tie rule; the edge
+rule on that choice, for every method of the group), so a pair differs in allocation only; ``reuse`` names records
+files whose runs count as done (read, never written), so a registration builds on runs another one made.
 """
 
 from __future__ import annotations
@@ -34,14 +39,16 @@ from ..training.metrics import selection_metric
 CANDIDATE_FIELDS = ("lr", "scaling", "eva_whiten")
 #: Keys of a grid's ``[tuning]`` table.
 TUNING_KEYS = ("selection_seeds", "confirmation_seeds", "primary_seeds", "edge_factor", "inherit", "fewer_shots",
-               "fewer_shots_epochs", "fewer_shots_methods", "q3_half_width", "q3_planning_sd")  # fmt: skip
+               "fewer_shots_epochs", "fewer_shots_methods", "q3_half_width", "q3_planning_sd", "shared",
+               "reuse")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class TuningPlan:
     """A grid's ``[tuning]`` table: the seeds of each stage, the edge rule's factor, methods that take another's
-    choice (``inherit``: control -> method), the fewer-shots setting (task -> shots, its epochs and methods) and the
-    precision planned for question 3 (half-width and planning standard deviation, points)."""
+    choice (``inherit``: control -> method), the fewer-shots setting (task -> shots, its epochs and methods), the
+    precision planned for question 3 (half-width and planning standard deviation, points), groups of methods that
+    share one setting (``shared``) and records files whose runs count as done (``reuse``)."""
 
     selection_seeds: tuple[int, ...]
     confirmation_seeds: tuple[int, ...]
@@ -53,6 +60,8 @@ class TuningPlan:
     fewer_shots_methods: tuple[str, ...] = ()
     q3_half_width: float | None = None
     q3_planning_sd: float | None = None
+    shared: tuple[tuple[str, ...], ...] = ()
+    reuse: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: dict, where: str = "grid") -> TuningPlan:
@@ -68,6 +77,9 @@ class TuningPlan:
             if not table.get(key):
                 raise SrLoraError(f"{where}: [tuning] needs {key} (a list of seeds)")
         plan = cls(**{k: _tuning_value(where, k, v) for k, v in table.items()})
+        grouped = [m for group in plan.shared for m in group]
+        if len(grouped) != len(set(grouped)):
+            raise SrLoraError(f"{where}: [tuning] shared names a method in two groups: a method takes one setting")
         overlap = set(plan.selection_seeds) & (set(plan.confirmation_seeds) | set(plan.primary_seeds))
         if overlap:
             raise SrLoraError(f"{where}: seeds {sorted(overlap)} are both selection and confirmation seeds: the two "
@@ -79,7 +91,7 @@ class TuningPlan:
 _TUNING_TYPES: dict[str, str] = {"selection_seeds": "seeds", "confirmation_seeds": "seeds", "primary_seeds": "seeds",
                                  "fewer_shots_methods": "names", "inherit": "table", "fewer_shots": "table",
                                  "edge_factor": "number", "fewer_shots_epochs": "number", "q3_half_width": "number",
-                                 "q3_planning_sd": "number"}  # fmt: skip
+                                 "q3_planning_sd": "number", "shared": "groups", "reuse": "names"}  # fmt: skip
 
 
 def _tuning_value(where: str, key: str, value: Any) -> Any:
@@ -90,16 +102,21 @@ def _tuning_value(where: str, key: str, value: Any) -> Any:
         "names": isinstance(value, list) and all(isinstance(v, str) for v in value),
         "table": isinstance(value, dict),
         "number": isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
-    }[kind]
+        "groups": isinstance(value, list) and all(isinstance(g, list) and len(g) >= 2 and
+                                                  all(isinstance(m, str) for m in g) for g in value),
+    }[kind]  # fmt: skip
     if not ok:
         raise SrLoraError(f"{where}: [tuning] {key} = {value!r} is not {_kind_text(kind)}")
+    if kind == "groups":
+        return tuple(tuple(g) for g in value)
     return tuple(value) if isinstance(value, list) else value
 
 
 def _kind_text(kind: str) -> str:
     """How a ``[tuning]`` value's kind reads in an error."""
     return {"seeds": "a list of seeds (integers, 0 or more)", "names": "a list of method names",
-            "table": "a table", "number": "a positive number"}[kind]  # fmt: skip
+            "table": "a table", "number": "a positive number",
+            "groups": "a list of method groups, each a list of two or more method names"}[kind]  # fmt: skip
 
 
 def candidate(cfg: TrainConfig | dict) -> tuple:
@@ -203,11 +220,14 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
     edge: dict[tuple[str, str], list[TrainConfig]] = {}
     chosen: dict[tuple[str, str], pd.Series | None] = {}
     fixed: set[tuple[str, str]] = set()
+    group_of = {m: g for g in plan.shared for m in g}
     for key, configs in selection.items():
         table = selection_table(configs, records)
         if len(table) == 1:  # one candidate: a fixed setting (a framing method), nothing to select, no edge
             fixed.add(key)
             chosen[key] = table.iloc[0]
+            continue
+        if key[1] in group_of:  # chosen with its group below
             continue
         if (table["seeds run"] < table["seeds"]).any():
             chosen[key] = None
@@ -221,6 +241,9 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
                 chosen[key] = None
                 continue
         chosen[key] = choose(table)
+    for group in plan.shared:
+        for task in dict.fromkeys(t for t, m in selection if m in group and (t, m) not in fixed):
+            _choose_shared(task, group, selection, records, plan, edge, chosen)
     for control, source in plan.inherit.items():
         for task, method in list(selection):
             if method == source and (task, control) not in chosen:
@@ -228,6 +251,43 @@ def tuning_state(settings: dict, records: dict[str, dict]) -> TuningState:
     confirmation = _confirmation(settings, plan, selection, chosen)
     selection = {k: v for k, v in selection.items() if k not in fixed}
     return TuningState(selection, edge, chosen, confirmation)
+
+
+def shared_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per candidate common to a group's per-method selection ``tables``: the sum of their ``val mean`` (what
+    a shared choice maximises), the fewest seeds run, and the most seeds needed."""
+    fields = list(CANDIDATE_FIELDS)
+    parts = [t.set_index(fields)[["val mean", "seeds run", "seeds"]] for t in tables]
+    joined = pd.concat(parts, axis=1, keys=range(len(parts)), join="inner")
+    col = lambda name: pd.concat([joined[(i, name)] for i in range(len(parts))], axis=1)
+    out = pd.DataFrame({"val mean": col("val mean").sum(axis=1, skipna=False), "seeds run": col("seeds run").min(1),
+                        "seeds": col("seeds").max(1)})  # fmt: skip
+    return out.reset_index()
+
+
+def _choose_shared(task: str, group: tuple[str, ...], selection: dict, records: dict, plan: TuningPlan, edge: dict,
+                   chosen: dict) -> None:  # fmt: skip
+    """The shared choice of ``group`` on ``task`` (:func:`shared_table`, the tie rule, then the edge rule for every
+    method of the group), written into ``edge`` and ``chosen``; None while any of its runs is missing."""
+    keys = [(task, m) for m in group if (task, m) in selection]
+    configs = {k: selection[k] for k in keys}
+    table = shared_table([selection_table(configs[k], records) for k in keys])
+    if (table["seeds run"] < table["seeds"]).any():
+        chosen.update({k: None for k in keys})
+        return
+    first = choose(table)
+    extra = _edge(first, configs[keys[0]], plan.edge_factor)
+    if extra is not None:
+        for k in keys:
+            edge[k] = _like(configs[k], candidate(first.to_dict()), lr=extra)
+        table = shared_table([selection_table(configs[k] + edge[k], records) for k in keys])
+        if (table["seeds run"] < table["seeds"]).any():
+            chosen.update({k: None for k in keys})
+            return
+    pick = candidate(choose(table).to_dict())
+    for k in keys:  # each method's own row at the shared candidate (its own mean validation score)
+        own = selection_table(configs[k] + edge.get(k, []), records)
+        chosen[k] = own[[candidate(r.to_dict()) == pick for _, r in own.iterrows()]].iloc[0]
 
 
 def _confirmation(settings: dict, plan: TuningPlan, selection: dict, chosen: dict) -> list[TrainConfig]:
@@ -283,6 +343,26 @@ def run_tuned(grid: str, records: str, jobs: int = 1, progress: bool = True) -> 
     from .launch import run_queue
 
     settings = grid_settings(grid)
-    TuningPlan.from_settings(settings, grid)
-    run_queue(lambda: tuning_state(settings, tuned_records(records)).configs(), records, jobs, progress=progress)
-    return tuning_state(settings, tuned_records(records))
+    plan = TuningPlan.from_settings(settings, grid)
+    reused = reused_records(plan)
+
+    def left() -> list[TrainConfig]:
+        state = tuning_state(settings, {**reused, **tuned_records(records)})
+        return [c for c in state.configs() if config_key(c) not in reused]
+
+    run_queue(left, records, jobs, progress=progress)
+    return tuning_state(settings, {**reused, **tuned_records(records)})
+
+
+def reused_records(plan: TuningPlan) -> dict[str, dict]:
+    """The runs of the records files ``plan.reuse`` names (shipped paths, as ``results/gap-ladder/records.jsonl``),
+    by key; a one-line error for a file that is not there."""
+    from ..data.shipped import shipped_path
+
+    out: dict[str, dict] = {}
+    for path in plan.reuse:
+        found = shipped_path(path)
+        if not found.is_file():
+            raise SrLoraError(f"[tuning] reuse names {path}, which is not there: name a shipped records file")
+        out.update(tuned_records(found))
+    return out

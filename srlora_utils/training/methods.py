@@ -30,8 +30,9 @@ SCALINGS: tuple[str, ...] = ("paper", "rslora", "unit")
 #: How the peers AdaLoRA and EVA are set up: ``study`` as the registered baseline study ran them (AdaLoRA at
 #: lora_alpha 8 whatever the scaling, EVA from one batch of the training split), ``authors`` as their authors and PEFT
 #: recommend (docs/peers.md: AdaLoRA's scale matched to LoRA r=8's under the run's scaling, EVA's statistics from
-#: repeated augmented batches until they converge).
-PEER_SETUPS: tuple[str, ...] = ("study", "authors")
+#: repeated augmented batches until they converge), ``scripts`` as ``authors`` except AdaLoRA, which runs as its
+#: authors' GLUE scripts do (:data:`ADALORA_SCRIPTS`; the second registration, grids/registration-2/).
+PEER_SETUPS: tuple[str, ...] = ("study", "authors", "scripts")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ METHOD_SPECS: dict[str, MethodSpec] = {
                    "rank sampling (evaluated at full rank)", rule="paper", nested=True),
         MethodSpec("srlora_shuffled", "lora", 1e-3, "control: srlora_budget's ranks permuted across modules (seeded)",
                    rule="shuffled"),
+        MethodSpec("srlora_reversed", "lora", 1e-3, "positive control: srlora_budget's ranks in reverse stable-rank "
+                   "order (the largest rank to the module of smallest stable rank)", rule="reversed"),
+        MethodSpec("lora_first_quarter", "lora", 1e-3, "positive control: LoRA r=8's whole budget in the first "
+                   "quarter of the blocks (rank 4r there, none elsewhere)", rule="first_quarter"),
         MethodSpec("dylora", "lora", 1e-3, "DyLoRA: uniform r=8 with nested rank sampling", rule="uniform",
                    nested=True),
         MethodSpec("dora", "lora", 1e-3, "DoRA: LoRA r=8 with weight decomposition (PEFT use_dora)", rule="uniform",
@@ -82,11 +87,23 @@ METHOD_SPECS: dict[str, MethodSpec] = {
     )
 }  # fmt: skip
 METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
+#: Allocations built to hurt (the second registration's positive controls): not compared as methods, so the
+#: comparison presets leave them out (:data:`COMPARED_METHODS`).
+POSITIVE_CONTROLS: tuple[str, ...] = ("srlora_reversed", "lora_first_quarter")
+#: The methods a comparison runs: every method but the positive controls.
+COMPARED_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m not in POSITIVE_CONTROLS)
 
 #: AdaLoRA's defaults (PEFT's ``AdaLoraConfig`` and the AdaLoRA paper: initial rank 1.5x the target).
 ADALORA_DEFAULTS: dict[str, Any] = dict(init_r=12, lora_alpha=8, orth_reg_weight=0.5, beta1=0.85, beta2=0.85)
 #: Fractions of the run's steps: warm-up before pruning (``tinit``) and final phase at a fixed budget (``tfinal``).
 ADALORA_SCHEDULE = dict(tinit=0.1, tfinal=0.3, deltaT=0.02)
+#: AdaLoRA as its authors' eight GLUE scripts run it (QingruZhang/AdaLoRA, ``NLU/scripts/run_debertav3_*.sh``;
+#: docs/peers.md gives each script's values): initial rank twice the target (``lora_r 2`` over ``target_rank 1`` in 6
+#: of 8 scripts, 3 in the other 2), update scale lora_alpha / initial rank 16 (alpha 32 over rank 2 in 4 of 8;
+#: the eight span 5.3-16), orthogonality weight 0.1 (6 of 8; 0.3 in 2), pruning from 13% of the steps and a final
+#: phase of 48% (the scripts' medians: 9-18% and 44-58%), and a budget step every optimiser step (the scripts step
+#: every 1-100 of thousands of steps: at most 0.6% of a run). ``target_r`` stays LoRA's r: the budget.
+ADALORA_SCRIPTS: dict[str, Any] = dict(init_ratio=2, scale=16.0, orth_reg_weight=0.1, tinit=0.13, tfinal=0.48)
 #: EVA's defaults (PEFT's ``EvaConfig``: ranks may grow to ``rho * r``).
 EVA_DEFAULTS: dict[str, Any] = dict(rho=2.0, tau=0.99)
 
@@ -147,9 +164,43 @@ def method_ranks(model: nn.Module, method: str, r: int = 8, seed: int = 0) -> di
     if rule is None:
         raise SrLoraError(f"method {method!r} has no LoRA ranks")
     profile = _official_profile(model)
-    if rule != "shuffled":
-        return allocate_ranks(profile, cast(Any, rule), r=r)
-    return shuffled_ranks(allocate_ranks(profile, "budget", r=r), seed)
+    if rule == "shuffled":
+        return shuffled_ranks(allocate_ranks(profile, "budget", r=r), seed)
+    if rule == "reversed":
+        return reversed_ranks(allocate_ranks(profile, "budget", r=r), profile)
+    if rule == "first_quarter":
+        return first_quarter_ranks(allocate_ranks(profile, "uniform", r=r))
+    return allocate_ranks(profile, cast(Any, rule), r=r)
+
+
+def reversed_ranks(ranks: dict[str, int], profile: pd.DataFrame) -> dict[str, int]:
+    """The same ranks given in reverse stable-rank order: the module of largest stable rank gets the smallest rank
+    (a positive control: the prior turned upside down). Modules of one shape keep the budget exact."""
+    stable = profile.set_index("module")["stable_rank"]
+    order = sorted(ranks, key=lambda m: (float(stable[m]), m))  # ascending stable rank
+    values = sorted(ranks.values(), reverse=True)  # descending rank
+    out = {m: int(v) for m, v in zip(order, values)}
+    return {m: out[m] for m in ranks}
+
+
+def first_quarter_ranks(ranks: dict[str, int]) -> dict[str, int]:
+    """LoRA's uniform ranks moved into the first quarter of the blocks (rank x4 there; the other modules are left out,
+    as PEFT has no rank 0): the same budget when every module has one shape (a positive control: the whole update in
+    the early blocks, where a pretrained backbone's features are most generic)."""
+    blocks = sorted({_block_of(m) for m in ranks})
+    keep = set(blocks[: max(1, len(blocks) // 4)])
+    factor = len(blocks) / len(keep)
+    if factor != int(factor):
+        raise SrLoraError(f"{len(blocks)} blocks do not split into quarters: first_quarter needs a multiple of 4")
+    return {m: int(r * factor) for m, r in ranks.items() if _block_of(m) in keep}
+
+
+def _block_of(module: str) -> int:
+    """The block index in a timm ViT module name (``blocks.3.attn.proj`` -> 3)."""
+    parts = module.split(".")
+    if "blocks" not in parts:
+        raise SrLoraError(f"module {module!r} is not in a numbered block: first_quarter needs a timm ViT")
+    return int(parts[parts.index("blocks") + 1])
 
 
 _PROFILES: dict[str, pd.DataFrame] = {}
@@ -240,23 +291,33 @@ def adalora_orthogonal_penalty(model: nn.Module, adapter: str = "default") -> to
     return torch.stack(terms).mean()
 
 
-def adalora_schedule(total_steps: int) -> dict[str, Any]:
-    """AdaLoRA's ``tinit``, ``tfinal`` and ``deltaT`` from a run's total steps (:data:`ADALORA_SCHEDULE`)."""
+def adalora_schedule(total_steps: int, peers: str = "study") -> dict[str, Any]:
+    """AdaLoRA's ``tinit``, ``tfinal`` and ``deltaT`` from a run's total steps (:data:`ADALORA_SCHEDULE`; under
+    ``peers="scripts"`` :data:`ADALORA_SCRIPTS`' fractions and a budget step every step)."""
     if total_steps < 4:
         raise SrLoraError(f"AdaLoRA needs at least 4 training steps to prune ranks, the run has {total_steps}")
-    tinit = max(1, round(ADALORA_SCHEDULE["tinit"] * total_steps))
-    tfinal = max(1, round(ADALORA_SCHEDULE["tfinal"] * total_steps))
-    delta = max(1, round(ADALORA_SCHEDULE["deltaT"] * total_steps))
+    fractions = ADALORA_SCRIPTS if peers == "scripts" else ADALORA_SCHEDULE
+    tinit = max(1, round(fractions["tinit"] * total_steps))
+    tfinal = max(1, round(fractions["tfinal"] * total_steps))
+    delta = 1 if peers == "scripts" else max(1, round(ADALORA_SCHEDULE["deltaT"] * total_steps))
     return {"tinit": tinit, "tfinal": tfinal, "deltaT": delta, "total_step": total_steps}
+
+
+def adalora_init_r(ctx: MethodContext) -> int:
+    """AdaLoRA's initial rank: :data:`ADALORA_DEFAULTS`' 12, or twice the target under ``peers="scripts"``."""
+    return ADALORA_SCRIPTS["init_ratio"] * ctx.r if ctx.peers == "scripts" else ADALORA_DEFAULTS["init_r"]
 
 
 def adalora_alpha(ctx: MethodContext) -> float:
     """AdaLoRA's ``lora_alpha``. PEFT scales its update by ``lora_alpha / init_r``; under ``peers="authors"`` the
     alpha makes that scale LoRA r's under the run's scaling (``1/r``, ``1/sqrt(r)`` or 1), so the two differ only in
-    how they allocate; under ``peers="study"`` it is :data:`ADALORA_DEFAULTS`'s 8 whatever the scaling."""
-    init_r = ADALORA_DEFAULTS["init_r"]
+    how they allocate; under ``peers="study"`` it is :data:`ADALORA_DEFAULTS`'s 8 whatever the scaling; under
+    ``peers="scripts"`` the scale is the authors' scripts' 16 whatever the scaling (:data:`ADALORA_SCRIPTS`)."""
+    init_r = adalora_init_r(ctx)
     if ctx.peers == "study":
         return float(ADALORA_DEFAULTS["lora_alpha"])
+    if ctx.peers == "scripts":
+        return ADALORA_SCRIPTS["scale"] * init_r
     return init_r * {"paper": 1 / ctx.r, "rslora": ctx.r**-0.5, "unit": 1.0}[ctx.scaling]
 
 
@@ -266,12 +327,13 @@ def _build_adalora(backbone, ranks, ctx) -> AdaptedModel:
     if ctx.total_steps is None:
         raise SrLoraError("adalora needs the run's total number of steps (MethodContext.total_steps)")
     d, alpha = ADALORA_DEFAULTS, adalora_alpha(ctx)
+    orth = ADALORA_SCRIPTS["orth_reg_weight"] if ctx.peers == "scripts" else d["orth_reg_weight"]
     cfg = srlora_config(ranks, alpha=alpha)  # the target and the head as every other LoRA method
     config = peft.AdaLoraConfig(
-        target_r=ctx.r, init_r=d["init_r"], lora_alpha=alpha,  # type: ignore[arg-type]  # a float works: 1.5 at 1/r
-        orth_reg_weight=d["orth_reg_weight"],
+        target_r=ctx.r, init_r=adalora_init_r(ctx), lora_alpha=alpha,  # type: ignore[arg-type]  # a float works
+        orth_reg_weight=orth,
         beta1=d["beta1"], beta2=d["beta2"], target_modules=cfg.target_modules, modules_to_save=cfg.modules_to_save,
-        **adalora_schedule(ctx.total_steps),
+        **adalora_schedule(ctx.total_steps, ctx.peers),
     )  # fmt: skip
     model = peft.get_peft_model(backbone, config)
     weight = config.orth_reg_weight

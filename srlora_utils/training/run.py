@@ -29,6 +29,7 @@ from .config import TrainConfig, config_key
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import PERFECT, classification_metrics, selection_metric
 from .nested import EVAL_RANKS
+from .predictions import encode_predictions
 from .records import append_record, find_record
 
 
@@ -53,6 +54,13 @@ def evaluate(
     """Task metrics of ``model`` on ``loader`` in eval mode, on ``device`` (nested adapters at full rank unless told
     otherwise): accuracy, macro-F1 and AUC, or mAP and AUC when ``multilabel``; a ``benchmark``'s own metrics too
     (:func:`~srlora_utils.training.metrics.classification_metrics`)."""
+    scores, targets = _scores(model, loader, device)
+    return classification_metrics(scores, targets, multilabel, benchmark)
+
+
+@torch.no_grad()
+def _scores(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """The model's output scores and the targets over ``loader``, in eval mode on ``device``."""
     model.eval()
     scores, targets = [], []
     for x, y in loader:
@@ -60,7 +68,19 @@ def evaluate(
             out = model(x.to(device, non_blocking=True))
         scores.append(out.float().cpu().numpy())
         targets.append(y.numpy())
-    return classification_metrics(np.concatenate(scores), np.concatenate(targets), multilabel, benchmark)
+    return np.concatenate(scores), np.concatenate(targets)
+
+
+def evaluate_predictions(
+    model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device, benchmark: str | None = None
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """:func:`evaluate`, with each image's predicted class and true class (single-label; empty arrays for a
+    multi-label task): what an interval that resamples test images needs."""
+    scores, targets = _scores(model, loader, device)
+    metrics = classification_metrics(scores, targets, multilabel, benchmark)
+    if multilabel:
+        return metrics, np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    return metrics, scores.argmax(axis=1), targets.astype(np.int64)
 
 
 def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
@@ -175,7 +195,7 @@ def init_loader(task: FewShotTask, peers: str = "study") -> DataLoader:
     """EVA's data. ``study``: the training split without augmentation, one batch of up to 64 (a fixed order).
     ``authors``: :data:`EVA_BATCHES` batches, each the whole training split under the training augmentation (EVA's
     incremental SVD needs more than one batch to converge; a few-shot split has no other images to give it)."""
-    if peers == "authors":
+    if peers in ("authors", "scripts"):
         repeated: ConcatDataset = ConcatDataset([task.train] * EVA_BATCHES)
         return DataLoader(repeated, batch_size=len(cast(Sized, task.train)), shuffle=False)
     plain = task.train_without_augmentation()
@@ -216,8 +236,8 @@ def _test_selected(
     with torch.no_grad():
         for n, v in best_state.items():
             names[n].copy_(v.to(device))
-    test = evaluate(adapted.model, loader, multilabel, device, benchmark)
-    extra = {}
+    test, predicted, _ = evaluate_predictions(adapted.model, loader, multilabel, device, benchmark)
+    extra: dict = {"predicted": predicted}
     if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
         adapted.sampler.eval_rank = "random"
         adapted.sampler.reseed(cfg.seed + 2)
@@ -294,8 +314,10 @@ def train(
     )
     if best_state is None:
         raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
-    test_last = evaluate(adapted.model, loaders["test"], task.multilabel, device, task.benchmark)  # the last epoch's
+    test_last, predicted_last, labels = evaluate_predictions(adapted.model, loaders["test"], task.multilabel, device,
+                                                             task.benchmark)  # the last epoch's  # fmt: skip
     test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device, task.benchmark)
+    predictions = encode_predictions(extra.pop("predicted"), predicted_last, labels)
     ranks = adapted.ranks()
     peak, peak_kind = _peak_memory(device)
     record = {
@@ -330,6 +352,7 @@ def train(
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "numerics": numerics(),
         "history": history,
+        **({"predictions": predictions} if predictions else {}),
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
     }
     if records:
