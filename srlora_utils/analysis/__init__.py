@@ -1,7 +1,8 @@
 """How the lessons' runs are read: paired comparisons and their intervals (``comparison``), results in words
 (``readings``), the training notebooks' study (``study``), notebook 05's baseline study (``baseline_study``) and its
 tuned protocol beside it (``tuned_study``, ``tuned_readings``), the paper's reproduction (``report``, ``protocol``,
-``reference``), the controlled allocation experiment (``controlled``) and the gap ladder's question 6 (``gap_ladder``).
+``reference``), the controlled allocation experiment (``controlled``), the gap ladder's question 6 (``gap_ladder``) and the second
+registration (``registration2``).
 Runs are launched by the layer below, :mod:`srlora_utils.experiments`. The names the lessons use are offered here,
 imported on first use.
 
@@ -29,6 +30,10 @@ _LAZY = {
         "read_test_resolution", "read_ties", "read_weak_references", "read_winners_curse")},
     **{n: "gap_ladder" for n in ("Ladder", "gap_slope", "leverage_table", "load_ladder", "read_framing", "read_q6",
                                  "rung_table")},
+    **{n: "registration2" for n in (
+        "Registration2", "adalora_table", "image_bootstrap", "load_registration2", "long_schedule_table",
+        "machine_table", "positive_control_table", "q6_table", "read_control", "read_q6_rungs", "read_rule_agreement",
+        "rule_agreement", "rung_points", "selection_pool_table", "verdict_table")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

@@ -260,8 +260,8 @@ def shared_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [t.set_index(fields)[["val mean", "seeds run", "seeds"]] for t in tables]
     joined = pd.concat(parts, axis=1, keys=range(len(parts)), join="inner")
     col = lambda name: pd.concat([joined[(i, name)] for i in range(len(parts))], axis=1)
-    out = pd.DataFrame({"val mean": col("val mean").sum(axis=1, skipna=False), "seeds run": col("seeds run").min(1),
-                        "seeds": col("seeds").max(1)})  # fmt: skip
+    out = pd.DataFrame({"val mean": col("val mean").sum(axis=1, skipna=False),
+                        "seeds run": col("seeds run").min(axis=1), "seeds": col("seeds").max(axis=1)})  # fmt: skip
     return out.reset_index()
 
 
