@@ -326,7 +326,7 @@ scale_table(both.tuned, both.design)
 # %% [markdown]
 # ### 14.2 Disjoint seeds: the winner's curse
 #
-# The chosen setting is the best of several candidates on the selection seeds, so its selection score is biased upwards: some of its lead is luck on those seeds. Read on the same seeds, a verdict would inherit that luck, and unequally: a method chosen among twelve candidates (EVA) collects more luck than one chosen among three (the linear probe), so reusing the selection seeds would favour the methods with the larger grids. That is why the verdicts are read on fresh confirmation seeds only.
+# The chosen setting is the best of several candidates on the selection seeds, so its selection score is biased upwards: some of its lead is luck on those seeds. Read on the same seeds, a verdict would inherit that luck, and unequally: a method chosen among many candidates collects more luck than one chosen among few (the table's `candidates` column counts each method's, edge runs included: EVA's grid is the largest, the linear probe's the smallest), so reusing the selection seeds would favour the methods with the larger grids. That is why the verdicts are read on fresh confirmation seeds only.
 #
 # The table compares the chosen setting's mean validation score on the seeds that chose it with its mean on the confirmation seeds 0-9. Two things move that difference: the curse, and the seed sets themselves (three seeds' splits can be easier or harder than ten seeds' splits for every setting alike). The linear probe, chosen among the fewest candidates, shows mostly the second; the methods chosen among more candidates add the first.
 

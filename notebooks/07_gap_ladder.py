@@ -19,7 +19,7 @@
 #
 # This lesson does, as an experiment registered before it ran:
 #
-# * **the same labels at several distances** from natural images: scikit-learn's digits and Fashion-MNIST, each drawn four ways (section 1), so the classes and the information stay while the look changes;
+# * **the same labels at several distances** from natural images: scikit-learn's digits and Fashion-MNIST, each drawn four ways (section 1), so the classes stay while the look changes (how much class information a rung keeps is not constant: section 2 measures it);
 # * **the gap measured**, by a definition fixed before any run and computed without training any method compared (section 2);
 # * **one primary question (Q6)**: the paired difference `srlora_budget` − `lora`, each at its own learning rate chosen on validation by notebook 05's tuned rule, regressed on the measured gap, with a bootstrap interval and a verdict (sections 3-5).
 #
@@ -51,7 +51,7 @@ METHOD, REFERENCE = ladder.primary
 # %% [markdown]
 # ## 1. The ladder
 #
-# Each label source sits on one 28 x 28 canvas and is shown at four **rungs**. Every rung is a fixed function of the image (the same for every seed), so the classes and nearly all of their information survive:
+# Each label source sits on one 28 x 28 canvas and is shown at four **rungs**. Every rung is a fixed function of the image (the same for every seed), so the classes survive; the information a classifier can use does not always (the raw-pixel column of section 2's table shows how much each rung keeps for a nearest-neighbour classifier):
 #
 # * `natural`: the object pasted on a crop of a colour photograph (its brightness sets how opaque it is);
 # * `plain`: the grey image itself;
@@ -144,7 +144,7 @@ read_q6(ladder)
 # ## 6. What this experiment cannot tell
 #
 # * **These rungs, this backbone.** The interval resamples seeds, not rungs: it says how sure we are about the slope through these eight rungs, not about a population of tasks. With ten seeds a rung, a percentile bootstrap is a little narrow (its variance is (n − 1)/n of the usual estimate).
-# * **Two sources on one line.** The registered fit pools both sources with one intercept; the sources' gaps cover different ranges, so a difference in level between sources could show up as slope. The within-source slopes in section 5 are the check. A rung far from the mean gap weighs most (exercise 2 prints each rung's share). The gap is measured for one backbone (whose pretraining is not fully documented: notebook 01); another backbone would place the rungs elsewhere.
+# * **Two sources on one line.** The registered fit pools both sources with one intercept; the sources' gaps cover different ranges, so a difference in level between sources could show up as slope. The within-source slopes in section 5 speak to that only weakly: each rests on four rungs, and a rung far from its source's mean gap weighs most, so a single rung can decide a within-source verdict (exercise 2 prints each rung's share of the leverage and the slope with each rung left out). The gap is measured for one backbone (whose pretraining is not fully documented: notebook 01); another backbone would place the rungs elsewhere.
 # * **One definition of the gap.** Frozen-feature nearest neighbours against raw-pixel ones is one reasonable measure; a distance between feature statistics is another. The definition was fixed before the runs so that it could not be chosen to fit them; a second measure would be a new registration.
 # * **Two shots, 100 steps, two label sources.** Within a source the rungs share classes and images (a seed draws the same training images on every rung), so they are not independent tasks; section 5's unregistered sensitivity check resamples seeds jointly across rungs to keep that correlation.
 # * **Stand-ins.** Digits and clothing on a 28 px canvas are not histology slides or satellite scenes: the experiment isolates the gap, which is what the paper's thesis is about, at the price of everything else those domains bring.
