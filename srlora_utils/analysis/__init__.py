@@ -2,8 +2,8 @@
 (``readings``), the training notebooks' study (``study``), notebook 05's baseline study (``baseline_study``) and its
 tuned protocol beside it (``tuned_study``, ``tuned_readings``), the paper's reproduction (``report``, ``protocol``,
 ``reference``), the controlled allocation experiment (``controlled``), the gap ladder's question 6 (``gap_ladder``)
-and the second registration (``registration2``). Runs are launched by the layer below, :mod:`srlora_utils.experiments`. The names the lessons use are offered here,
-imported on first use.
+and the second registration (``registration2``). Runs are launched by the layer below,
+:mod:`srlora_utils.experiments`. The names the lessons use are offered here, imported on first use.
 
 May import: errors, lazy, core, models, data, training, plotting, experiments
 
