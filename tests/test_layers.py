@@ -9,7 +9,8 @@ import srlora_utils
 
 PKG = Path(srlora_utils.__file__).parent
 #: Lowest first; ``srlora_utils/__init__.py`` (the public API) sits above them all.
-LAYERS = ["errors", "lazy", "core", "models", "data", "training", "plotting", "experiments", "analysis", "cli"]
+LAYERS = ["errors", "lazy", "core", "models", "data", "training", "plotting", "experiments", "analysis", "course",
+          "cli"]  # fmt: skip
 
 
 def _module(path: Path) -> str:

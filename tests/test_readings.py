@@ -43,13 +43,13 @@ def test_the_ranking_and_gain_readings_of_notebooks_03_and_04_follow_the_results
     first = read_ranking(_study({"full_ft": 20.0, "srlora_budget": 2.0}), "accuracy").text
     flipped = read_ranking(_study({"full_ft": 20.0, "srlora_budget": -2.0}), "accuracy").text
     assert "highest mean test accuracy `full_ft`" in first
-    assert re.search(r"`srlora_budget` - `lora` = \+[12]\.\d points \(95% CI [^)]*\): \*\*ahead", first)
-    assert re.search(r"`srlora_budget` - `lora` = -[12]\.\d points \(95% CI [^)]*\): \*\*behind", flipped)
+    assert re.search(r"`srlora_budget` - `lora` = \+[12]\.\d points \(95% interval [^)]*\): \*\*ahead", first)
+    assert re.search(r"`srlora_budget` - `lora` = -[12]\.\d points \(95% interval [^)]*\): \*\*behind", flipped)
     runs = _study({"full_ft": 20.0})
     gain = adaptation_gain(runs, "accuracy")
     row = gain.iloc[0]
     assert row["best adapting method"] == "full_ft" and row["verdict"] == "ahead" and row["runs"] == 5
-    assert "adapting the backbone adds: +20.1 points (95% CI +19.9 to +20.2, 5 paired runs)" in read_gain(
+    assert "adapting the backbone adds: +20.1 points (95% interval +19.9 to +20.2, 5 paired runs)" in read_gain(
         gain, "accuracy"
     )
     mixed = [_run("linear_probe", s, 70.0) for s in range(3)] + [

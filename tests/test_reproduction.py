@@ -137,7 +137,7 @@ def test_the_ranking_reading_compares_only_within_a_shot_count():
     assert (
         "medfmc-colon, 1-shot** (3 runs per method): highest mean test accuracy `srlora` (54.0%), then `lora`" in text
     )
-    assert "`srlora` - `lora` = +11.0 points (95% CI +8.5 to +13.5, 3 paired runs): **ahead**" in text
+    assert "`srlora` - `lora` = +11.0 points (95% interval +8.5 to +13.5, 3 paired runs): **ahead**" in text
     assert "medfmc-colon, 10-shot** (3 runs per method): highest mean test accuracy `srlora` (94.0%)" in text
 
 

@@ -167,7 +167,7 @@ def steps_table(runs: list[dict]) -> pd.DataFrame:
 
 
 def _fmt(where: dict, iv: Interval, holm_ok: bool) -> str:
-    eq = f"; 90% CI {iv.eq_low:+.1f} to {iv.eq_high:+.1f}" if iv.n > 1 else ""
+    eq = f"; 90% interval {iv.eq_low:+.1f} to {iv.eq_high:+.1f}" if iv.n > 1 else ""
     verdict = iv.verdict + (", survives Holm" if holm_ok else "")
     return (f"`{where['method']}` − `{where['reference']}` on {where['task']}, {where['shots']}-shot: "
             f"{iv.words()}{eq}: **{verdict}**")  # fmt: skip

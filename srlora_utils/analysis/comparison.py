@@ -46,9 +46,9 @@ class Interval:
         return "not resolved"
 
     def words(self, unit: str = "points") -> str:
-        """The difference with its interval and the number of pairs it rests on, e.g. ``+1.3 points (95% CI
+        """The difference with its interval and the number of pairs it rests on, e.g. ``+1.3 points (95% interval
         -0.8 to +3.4, 3 paired runs)``."""
-        level = f"{100 * self.confidence:.0f}% CI"
+        level = f"{100 * self.confidence:.0f}% interval"
         ci = f"{level} {self.low:+.1f} to {self.high:+.1f}" if self.n > 1 else "no interval from one pair"
         return f"{self.mean:+.1f} {unit} ({ci}, {self.n} paired run{'s' if self.n != 1 else ''})"
 
