@@ -10,10 +10,12 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = [
-    "01_stable_rank_theory.ipynb", "02_rank_allocation.ipynb", "03_medical_fewshot.ipynb",
+    "00_lora_from_scratch.ipynb", "01_stable_rank_theory.ipynb", "02_rank_allocation.ipynb", "03_medical_fewshot.ipynb",
     "04_remote_sensing_fewshot.ipynb", "05_baseline_comparison.ipynb", "06_reproduce_paper.ipynb",
     "07_gap_ladder.ipynb",
 ]  # fmt: skip
+#: Appendix notebooks (research depth a lesson links to), by path under notebooks/: the same checks as the lessons.
+APPENDIX = sorted(p.relative_to(NOTEBOOKS).as_posix() for p in (NOTEBOOKS / "appendix").glob("*.ipynb"))
 #: The paper and tutorial presets of 03-05 on synthetic fixtures in the official layouts (MedFMC, VTAB-1k, MedMNIST,
 #: EuroSAT), at tiny size, through the loaders real files go through (notebook 06 runs its paper grid on fixtures by
 #: default, so nbval covers it). Every code path of every preset executes; the numbers mean nothing.
@@ -47,13 +49,13 @@ def _outputs_text(nb) -> str:
 def test_every_notebook_has_a_parameters_cell_and_an_entry_here():
     found = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     assert found == NAMES
-    for name in found:
+    for name in found + APPENDIX:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         tags = [c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"]
         assert ["parameters"] in tags[:1], f"{name}: the first code cell must be tagged 'parameters'"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + APPENDIX)
 def test_stored_outputs_are_present_and_clean(name):
     """nbval compares stored outputs: a notebook saved without them would pass vacuously."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -62,7 +64,7 @@ def test_stored_outputs_are_present_and_clean(name):
     assert len(with_output) >= len(cells) // 2, f"{name}: run `make refresh-notebooks` to store outputs"
     assert not any(o.output_type == "error" for c in cells for o in c.outputs)
     text = _outputs_text(nb)
-    if name.startswith(("03", "04", "05", "07")):  # offline results come from stand-in data and must say so
+    if Path(name).name.startswith(("03", "04", "05", "07")):  # offline results come from stand-in data: they say so
         assert "(stand-in)" in text
     if name.startswith("06"):  # CI reproduces on synthetic fixtures, and every table says so
         assert "synthetic fixture, not results" in text and "SR-LoRA, authors" in text
@@ -93,7 +95,7 @@ def test_preset_runs_end_to_end_on_fixtures(preset, name, fixture_data, tmp_path
         assert expected in text, expected
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + APPENDIX)
 def test_notebooks_carry_no_volatile_metadata(name):
     """Timings change on every run: stripped (make refresh-notebooks), so diffs stay small. Execution counts stay
     (nbval refuses outputs without them) and, from a fresh top-to-bottom run, they number the code cells 1, 2, ..."""
@@ -105,7 +107,7 @@ def test_notebooks_carry_no_volatile_metadata(name):
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + APPENDIX)
 def test_paired_percent_scripts_match_their_notebooks(name):
     """Reviewers read notebooks/NN_*.py (jupytext percent format); it must hold exactly the notebook's cells."""
     import jupytext
@@ -119,17 +121,41 @@ def test_paired_percent_scripts_match_their_notebooks(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_notebook_ends_with_exercises_and_their_solutions(name):
-    """2-4 numbered exercises in a cell tagged 'exercise', then solution cells tagged 'solution' (executed and checked
-    by nbval like every cell). Solutions come last, so the student's copy (solutions removed: `make student`) is the
-    notebook's own prefix and runs as it does."""
+    """2-4 numbered exercises in a cell tagged 'exercise', each marked graded or open-ended, then solution cells tagged
+    'solution' and the graded items' checks tagged 'check' / 'check-hidden' (executed and checked by nbval like every
+    cell, so the reference solutions pass their own checks). They come last, so the student release (`make student`:
+    srlora_utils.course.student) is the notebook's prefix plus the questions, and runs as it does."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     first = next(i for i, t in enumerate(tags) if "exercise" in t)
     items = [line for line in nb.cells[first].source.splitlines() if line[:3] in {f"{k}. " for k in range(1, 10)}]
     assert 2 <= len(items) <= 4, f"{name}: {len(items)} exercises"
+    assert all("graded" in item or "open-ended" in item for item in items), f"{name}: mark each item graded/open-ended"
     after = nb.cells[first + 1 :]
     assert len([c for c in after if "solution" in c.metadata.get("tags", [])]) >= len(items) - 1
-    assert all("solution" in c.metadata.get("tags", []) for c in after if c.cell_type == "code")
+    kinds = {"solution", "check", "check-hidden"}
+    assert all(kinds & set(c.metadata.get("tags", [])) for c in after if c.cell_type == "code")
     assert all(
         not c.outputs or not any(o.output_type == "error" for o in c.outputs) for c in after if c.cell_type == "code"
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_lesson_has_a_students_frame_with_its_reading_time(name):
+    """Objectives, prerequisites and time at the top, takeaways before the exercises, the glossary linked; the
+    reading time the lesson states is the rule's (srlora_utils.course.reading), within 5 minutes, and at most 45."""
+    import re
+
+    from srlora_utils.course.reading import lesson_reading
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    top = "\n".join(c.source for c in nb.cells[:4] if c.cell_type == "markdown")
+    for part in ("**You will learn**", "**Before you start**", "**Time**", "(glossary.md)"):
+        assert part in top, f"{name}: the frame at the top lacks {part}"
+    stated = re.search(r"reading about (\d+) minutes", top)
+    assert stated, f"{name}: the frame must say 'reading about N minutes'"
+    minutes = lesson_reading(NOTEBOOKS / name).minutes
+    assert minutes <= 45, f"{name}: {minutes:.0f} minutes of reading; a lesson takes at most 45"
+    assert abs(int(stated.group(1)) - minutes) <= 5, f"{name} states {stated.group(1)} minutes; the rule: {minutes:.0f}"
+    first_exercise = next(i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", []))
+    assert any("## Takeaways" in c.source for c in nb.cells[:first_exercise] if c.cell_type == "markdown")

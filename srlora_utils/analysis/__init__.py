@@ -18,8 +18,8 @@ _LAZY = {
         "StudyDesign", "cell_table", "comparison_table", "design_table", "official_scaling", "read_design",
         "read_multiplicity", "read_power", "read_question", "seconds_per_run", "steps_table", "study_files",
         "study_pixel_baselines", "study_wall_time")},
-    **{n: "readings" for n in ("Reading", "read_baselines", "read_fixture_results", "read_gain", "read_random_rank",
-                               "read_ranking", "read_spearman")},
+    **{n: "readings" for n in ("Reading", "lesson_takeaways", "read_baselines", "read_fixture_results", "read_gain",
+                               "read_random_rank", "read_ranking", "read_spearman")},
     **{n: "tuned_study" for n in (
         "Protocols", "cell_means", "last_epoch_table", "load_protocols", "progress_table", "protocol_table",
         "q3_power_table", "read_protocol_changes", "scale_table", "selection_curves", "study_state",

@@ -245,3 +245,24 @@ def read_spearman(spearman: pd.DataFrame, prior: str = "srlora") -> Reading:
         text += f"; between `{data[0]}` and `{data[1]}`: {spearman.loc[data[0], data[1]]:.2f}"
     return Reading(text + ". A value of 1 would mean the data ranks the modules as the weight prior does; 0, no "
                    "relation. One run per method gives no interval.")  # fmt: skip
+
+
+def lesson_takeaways(runs: list[dict], metric: str = "accuracy") -> Reading:
+    """A training lesson's takeaways (lessons 03 and 04), built from its ``runs``: how the runs were chosen and
+    tested, the budget-matched comparison's verdict with the seeds it rests on, and what stand-in data can show."""
+    part = [r for r in runs if r["task"] == runs[0]["task"] and r["config"]["shots"] == runs[0]["config"]["shots"]]
+    methods, seeds = _methods(part), sorted({(r["config"]["seed"], r["config"].get("exp")) for r in part})
+    lines = [f"* Every one of the {len(part)} runs ({len(methods)} methods x {len(seeds)} seeds) chose its epoch on "
+             "the validation split and read the test set once: nothing was chosen on the test set."]  # fmt: skip
+    if {"srlora_budget", "lora"} <= set(methods):
+        iv = compare(part, metric, "srlora_budget", "lora")
+        lines.append(f"* At LoRA's parameter budget, the stable-rank allocation against uniform ranks: "
+                     f"{_sentence('srlora_budget', 'lora', iv)}. With {iv.n} seeds an interval this wide "
+                     f"({iv.high - iv.low:.1f} points) resolves only large differences: more seeds, not more "
+                     "methods, is what a verdict needs.")  # fmt: skip
+    lines.append("* A fine-tuned network has to clear simple raw-pixel baselines on the same images before its cost "
+                 "is earned: the baseline table says whether it did here.")  # fmt: skip
+    if any(r.get("standin") or r.get("fixture") for r in part):
+        lines.append(f"* `{part[0]['task']}` is not the real task: these numbers demonstrate the pipeline; they are "
+                     "not medical or remote-sensing results.")  # fmt: skip
+    return Reading(lines)

@@ -123,11 +123,22 @@ def load_registration2(folder: str | None = None) -> Registration2:
     return Registration2(studies, gaps, machine)
 
 
+def _task_shots(task: str) -> tuple[str, int | None]:
+    """A task key as the readings write it, ``name`` or ``name@shots``, split into name and shot count."""
+    name, _, shots = task.partition("@")
+    return name, int(shots) if shots else None
+
+
 def _by_seed(runs: list[dict], task: str, method: str, epoch: str = "test") -> pd.Series:
-    """Test accuracy at ``epoch`` (``test`` or ``test_last``) of ``method``'s ``runs`` on ``task``, by seed."""
-    values = {r["config"]["seed"]: r[epoch]["accuracy"] for r in runs
-              if r["config"]["task"] == task and r["config"]["method"] == method}  # fmt: skip
-    return pd.Series(values, dtype=float).sort_index()
+    """Test accuracy at ``epoch`` (``test`` or ``test_last``) of ``method``'s ``runs`` on ``task`` (``name@shots``
+    keeps one shot count: a study may run a task at two), by seed; a one-line error if a seed appears twice."""
+    name, shots = _task_shots(task)
+    chosen = [r for r in runs if r["config"]["task"] == name and r["config"]["method"] == method
+              and (shots is None or r["config"]["shots"] == shots)]  # fmt: skip
+    seeds = [r["config"]["seed"] for r in chosen]
+    if len(seeds) != len(set(seeds)):
+        raise SrLoraError(f"{method} on {task} has two runs of one seed: name the shot count (task@shots)")
+    return pd.Series({r["config"]["seed"]: r[epoch]["accuracy"] for r in chosen}, dtype=float).sort_index()
 
 
 def difference(runs_a: list[dict], runs_b: list[dict], task: str, a: str, b: str, epoch: str = "test") -> Interval:
@@ -148,7 +159,12 @@ def detectable_effect(iv: Interval, power: float = 0.80) -> float:
 
 
 def _task_tasks(study: Study) -> list[str]:
-    return list(study.settings["tasks"])
+    """The study's tasks as ``name@shots`` (every grid here runs one shot count a task)."""
+    out = []
+    for task, shots in study.settings["tasks"].items():
+        for k in [shots] if isinstance(shots, int) else shots:
+            out.append(f"{task}@{k}")
+    return out
 
 
 def _row(iv: Interval) -> dict:
@@ -217,15 +233,17 @@ def read_control(table: pd.DataFrame, name: str = "Positive control") -> Reading
 
 
 def _name(task: str) -> str:
-    return f"{task} (stand-in)"
+    name, shots = _task_shots(task)
+    return f"{name} (stand-in){f', {shots}-shot' if shots else ''}"
 
 
 def image_bootstrap(runs: list[dict], task: str, a: str, b: str, n_boot: int = 10_000, seed: int = 0,
                     epoch: str = "test") -> tuple[float, float]:  # fmt: skip
     """The 95% percentile interval of ``a`` - ``b`` (points) resampling the seed pairs and, once per replicate for
     every run alike, the test images (each run's per-image predictions at ``epoch``)."""
-    by = {m: {r["config"]["seed"]: r for r in runs if r["config"]["task"] == task and r["config"]["method"] == m}
-          for m in (a, b)}  # fmt: skip
+    name, shots = _task_shots(task)
+    by = {m: {r["config"]["seed"]: r for r in runs if r["config"]["task"] == name and r["config"]["method"] == m
+              and (shots is None or r["config"]["shots"] == shots)} for m in (a, b)}  # fmt: skip
     seeds = sorted(set(by[a]) & set(by[b]))
     if len(seeds) < 2:
         return float("nan"), float("nan")
@@ -249,7 +267,7 @@ def selection_pool_table(reg: Registration2) -> pd.DataFrame:
     study = reg.studies["selection-pool"]
     rows = []
     for task in _task_tasks(study):
-        chosen = {m: study.state.chosen.get((task, m)) for m in PAIR}
+        chosen = {m: study.state.chosen.get((_task_shots(task)[0], m)) for m in PAIR}
         setting = "; ".join(f"{m}: {float(c['lr']):g}, {c['scaling']}" for m, c in chosen.items() if c is not None)
         for epoch in ("test", "test_last"):
             iv = difference(study.runs, study.runs, task, *PAIR, epoch)
@@ -366,7 +384,7 @@ def adalora_table(reg: Registration2) -> pd.DataFrame:
     scripts, tuned = reg.studies["adalora-scripts"], reg.studies["tuned"]
     rows = []
     for task in _task_tasks(scripts):
-        pick = scripts.state.chosen.get((task, "adalora"))
+        pick = scripts.state.chosen.get((_task_shots(task)[0], "adalora"))
         for m in ("srlora", "srlora_budget", "linear_probe"):
             for setup, runs in (("scripts", scripts.runs), ("authors (tuned study)", tuned.runs)):
                 iv = difference(tuned.runs, runs, task, m, "adalora")
@@ -404,8 +422,9 @@ def rung_points(reg: Registration2) -> pd.DataFrame:
     rows = []
     for task in _task_tasks(study):
         iv = difference(study.runs, study.runs, task, *PAIR)
-        pick = study.state.chosen.get((task, PAIR[0]))
-        rows.append({"task": task, "source": task.split(":")[1], "gap": reg.gaps[task]["gap"],
+        name = _task_shots(task)[0]
+        pick = study.state.chosen.get((name, PAIR[0]))
+        rows.append({"task": name, "source": name.split(":")[1], "gap": reg.gaps[name]["gap"],
                      "shared lr": np.nan if pick is None else float(pick["lr"]), **_row(iv)})  # fmt: skip
     return pd.DataFrame(rows).set_index("task")
 
@@ -438,7 +457,7 @@ def seed_bootstrap_slope(reg: Registration2, n_boot: int = 10_000, seed: int = 0
         x, y = _by_seed(study.runs, task, PAIR[0]), _by_seed(study.runs, task, PAIR[1])
         seeds = x.index.intersection(y.index)
         if len(seeds):
-            diffs[task] = (x[seeds] - y[seeds]).to_numpy()
+            diffs[_task_shots(task)[0]] = (x[seeds] - y[seeds]).to_numpy()
     if len(diffs) < 3:
         return np.nan, np.nan, np.nan
     gaps = {t: reg.gaps[t]["gap"] for t in diffs}
