@@ -15,13 +15,22 @@
 # %% [markdown]
 # # 04 · Few-shot training on remote-sensing images: SR-LoRA against LoRA and friends
 #
+# **You will learn** to
+# * run lesson 03's fair few-shot study in one call (`run_study`) and read its tables;
+# * estimate how large a task's **domain gap** is for your backbone from the **adaptation gain**, and say why SR-LoRA needs a large one to matter;
+# * read a stand-in's numbers for what they are.
+#
+# **Before you start**: lesson 03 (the pipeline, paired differences, raw-pixel baselines). **Time**: reading about 30 minutes; running under a minute (the runs are read from the kit's records; one is trained again).
+#
+# Terms in **bold** are defined where they first appear and collected in the [glossary](glossary.md).
+#
 # Remote sensing is the paper's second large-gap domain: overhead imagery looks little like the photographs a backbone is pretrained on. Notebook 03 built the fair comparison step by step (validation-only model selection, several seeds, a budget-matched SR-LoRA); here the library runs that same study in one call (`run_study`), and the lesson is what is new: **how to tell how large a task's domain gap is**, and why it matters for a method like SR-LoRA.
 #
 # | preset | task | backbone | meant for |
 # |---|---|---|---|
-# | `offline` (default, CI) | scikit-image LFW subset, faces vs non-faces, **a stand-in** with a *small* domain gap (natural photographs): the contrast case, **not remote-sensing data** | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
+# | `offline` (default) | scikit-image LFW subset, faces vs non-faces, **a stand-in** with a *small* domain gap (natural photographs): the contrast case, **not remote-sensing data** | offline DINOv2 ViT-S/14, 56 px | running anywhere, in minutes |
 # | `tutorial` | EuroSAT RGB (downloaded by torchvision when online, or unzipped into `data/eurosat/2750/`) | offline DINOv2 ViT-S/14, 112 px | a laptop CPU or one GPU |
-# | `paper` | VTAB-1k EuroSAT (`task="vtab:resisc45"` for Resisc45), 1-shot, 5 seeds, from `VTAB-1k/` in the data folder (the repository's `data/`, or `$SRLORA_DATA`); CI runs it on synthetic fixtures in the official layout (see notebook 06) | ViT-B/16 in21k, 384 px, 20 epochs, batch 4 | a GPU, for reproduction |
+# | `paper` | VTAB-1k EuroSAT (`task="vtab:resisc45"` for Resisc45), 1-shot, 5 seeds, from `VTAB-1k/` in the data folder (the repository's `data/`, or `$SRLORA_DATA`); the kit's tests run it on synthetic files in the official layout (lesson 06) | ViT-B/16 in21k, 384 px, 20 epochs, batch 4 | a GPU, for reproduction |
 #
 # Unlike the official code, which reports the best *test-set* epoch on VTAB, the kit picks the epoch on a K-shot validation split drawn from `train800val200` and evaluates the test set once. **Read the offline numbers as a demonstration on stand-in data, never as remote-sensing results.**
 
@@ -57,9 +66,9 @@ settings
 # %% [markdown]
 # ## 1. The whole study in one call
 #
-# `run_study` does what notebook 03 did cell by cell: it reads the task (a seed draws K training and K validation examples per class, disjoint; the test set is fixed), computes the backbone's spectral profile and rank allocations on the official target (Q, V, `proj`), and trains every method of the preset over its shots and seeds, choosing each run's epoch on validation only. It returns a `FewShotStudy` whose methods give the tables and figures. The timings in this cell's progress bar vary from run to run and are not part of the checked outputs.
+# `run_study` does what notebook 03 did cell by cell: it reads the task (a seed draws K training and K validation examples per class, disjoint; the test set is fixed), computes the backbone's spectral profile and rank allocations on the official target (Q, V, `proj`), and trains every method of the preset over its shots and seeds, choosing each run's epoch on validation only. It returns a `FewShotStudy` whose methods give the tables and figures.
 #
-# As in notebook 03, the offline preset's runs are read from the records that ship with the kit, so that the tables print the same digits on every computer, and one of them is trained again here and checked against its record within one test image (notebook 03, section 3, explains why). `rerun=True` trains them all here.
+# As in lesson 03, the offline preset's runs are read from the records that ship with the kit, and one of them is trained again here and checked against its record within one test image (lesson 03, section 3, says why). `rerun=True` trains them all here.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -101,18 +110,20 @@ ax = study.plot_results()
 plt.show()
 
 # %% [markdown]
-# The reading, generated from the runs (paired by seed, 95% t intervals, as in notebook 03):
+# The reading, generated from the runs (paired by seed, 95% intervals, as in lesson 03):
 
-# %%
+# %% jupyter={"source_hidden": true}
 study.describe()
 
 # %% [markdown]
 # ## 3. How large is the domain gap?
 #
-# A pretrained backbone's frozen features already separate the classes of a task close to its pretraining data; a task far from it needs the backbone itself to change. The **linear probe** (frozen backbone, trained head) measures the first; the best method that adapts the backbone measures what adapting adds. Their difference, the *adaptation gain*, is a cheap, practical reading of the domain gap for your task and backbone, measured on the same K-shot split.
+# A pretrained backbone's frozen features already separate the classes of a task close to its pretraining data; a task far from it needs the backbone itself to change. The **linear probe** (frozen backbone, trained head) measures the first; the best method that adapts the backbone measures what adapting adds. Their difference, the **adaptation gain**, is a cheap, practical reading of the domain gap for your task and backbone, measured on the same K-shot split. (Lesson 07 measures the gap another way, before any training: raw-pixel against frozen-feature nearest neighbours. The adaptation gain depends on the very training a comparison questions; lesson 07's measure does not.)
 
 # %%
 display(study.gain())
+
+# %% jupyter={"source_hidden": true}
 study.describe_gain()
 
 # %% [markdown]
@@ -124,13 +135,21 @@ study.describe_gain()
 # * **They do not show** anything about remote sensing when the preset is `offline`: the data are a small-gap *stand-in*, the images are tiny, the backbone is a ViT-S/14 rather than the paper's ViT-B/16, and training is short. Only a paired difference whose 95% interval excludes zero is read as a difference; the readings above say which comparisons are resolved, and on how many runs.
 # * For the paper's setting, run with `preset="paper"` on the real data (see the table at the top and `data/README.md`), ideally with `records="results/<name>.jsonl"` so that an interrupted study resumes.
 
+# %% [markdown]
+# ## Takeaways
+
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
+from srlora_utils.analysis import lesson_takeaways
+
+lesson_takeaways(study.runs, study.metric)
+
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
+# Each exercise uses the library; a worked solution follows it (folded on the course site). Graded items are checked by `grader.check` in the student release (`make student`; see [teaching.md](teaching.md)).
 #
-# 1. **Scaling the update.** The official code scales a LoRA update by $1/r$, so SR-LoRA's large ranks learn slowly. Train `srlora` on the first seed with rsLoRA's $1/\sqrt{r}$ (`scaling="rslora"`) and compare with the run above.
-# 2. **How much do pixels know?** Recompute the raw-pixel baselines at half the image size. Do they change? (Hint: at what size does scikit-image store the LFW images, and what does resizing them to either size do?)
+# 1. **Scaling the update** (open-ended). The official code scales a LoRA update by $1/r$, so SR-LoRA's large ranks learn slowly (lesson 00 compares the scalings). Train `srlora` on the first seed with rsLoRA's $1/\sqrt{r}$ (`scaling="rslora"`) and compare with the run above.
+# 2. **How much do pixels know?** (graded: store your answer in `answer_2`). Recompute the raw-pixel baselines at half the image size, and store in `answer_2` the change of the 1-nearest-neighbour baseline's mean accuracy (the table's first row), half size minus full size, in points (a float). Why is it so small, or so large? (Hint: at what size does scikit-image store the LFW images, and what does resizing them to either size do?)
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: srlora with rsLoRA scaling on the first seed of the study.
@@ -147,6 +166,18 @@ rs = run_configs([rs_config], records=records, progress=False, shipped=lesson_re
 print(f"{study.task.display_name}, one seed: srlora 1/r {plain['test'][study.metric]:.1f}%, "
       f"1/sqrt(r) {rs['test'][study.metric]:.1f}%")
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell", "graded", "points-1"]
 # Solution 2: the same baselines on images of half the size.
-study.baselines(img_size=max(14, settings["img_size"] // 2))
+# BEGIN SOLUTION
+half = study.baselines(img_size=max(14, settings["img_size"] // 2))
+full = study.baselines()
+display(half)
+# END SOLUTION
+answer_2 = float(half["mean"].iloc[0] - full["mean"].iloc[0])  # SOLUTION
+
+# %% tags=["check", "remove-cell"]
+assert isinstance(answer_2, float), "answer_2 should be one number (a float): a change in points"
+
+# %% tags=["check-hidden", "remove-cell"]
+_half = study.baselines(img_size=max(14, settings["img_size"] // 2))["mean"].iloc[0]
+assert abs(answer_2 - (_half - study.baselines()["mean"].iloc[0])) < 1e-6
