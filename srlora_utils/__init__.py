@@ -6,6 +6,7 @@ subpackage offers its own names the same way (``srlora_utils.core``, ``srlora_ut
 layers are described in ``docs/library.md``, and the notebooks give a guided tour.
 """
 
+import os
 import warnings
 
 # tqdm.auto (imported by huggingface_hub) warns on stderr in notebooks without ipywidgets; its text
@@ -18,10 +19,19 @@ from .core.profile import TARGETS, spectral_profile
 from .core.qkv import SplitQKV, is_split, split_qkv
 from .core.spectral import effective_rank, numerical_rank, singular_values, spectral_summary, stable_rank
 from .errors import BackboneUnavailableError, SrLoraError
+from .figure_check import use_colour_blind_palette as _use_colour_blind_palette
 from .lazy import lazy_exports
 from .models.backbones import OFFLINE_BACKBONE, PAPER_BACKBONE, load_backbone
 
 __version__ = "0.1.0"
+
+# The course's figures: Okabe-Ito colours by default; with SRLORA_CHECK_FIGURES=1 (make test) plt.show() checks every
+# figure against the course's rules first (srlora_utils.figure_check).
+_use_colour_blind_palette()
+if os.environ.get("SRLORA_CHECK_FIGURES") == "1":
+    from .figure_check import install_figure_check
+
+    install_figure_check()
 
 #: Names from the layers above the method, imported on first use: name -> module (relative to this package).
 _LAZY = {

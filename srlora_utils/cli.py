@@ -1,7 +1,8 @@
 """The ``srlora`` command line: ``allocate`` (ranks of a backbone), ``train`` (one run), ``sweep`` (a preset's grid,
 resumable and shardable), ``report`` (the paper's tables from records), ``fixtures`` (synthetic data in the official
-layouts), ``lessons`` (the lesson notebooks, copied into a course folder), ``gap`` (the gap ladder's domain gaps) and
-``fetch`` (a dataset the offline lessons read)."""
+layouts), ``lessons`` (the lesson notebooks, copied into a course folder), ``student`` and ``grade`` (the student
+release and grading a folder of submissions), ``reading-time`` (how long each lesson takes to read), ``gap`` (the gap
+ladder's domain gaps) and ``fetch`` (a dataset the offline lessons read)."""
 
 from __future__ import annotations
 
@@ -96,8 +97,8 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``srlora`` argument parser: allocate, train, sweep, tune, report, fixtures, check-backbone, lessons, gap
-    and fetch."""
+    """The ``srlora`` argument parser: allocate, train, sweep, tune, report, fixtures, check-backbone, lessons,
+    reading-time, gap and fetch."""
     parser = _Parser(prog="srlora", description="Stable-rank-guided LoRA rank allocation (SR-LoRA).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_allocate(sub)
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("names", nargs="*", help="timm checkpoints (default: the two candidates)")
     b.set_defaults(func=_check_backbone)
     _add_lessons(sub)
+    _add_course(sub)
+    _add_reading_time(sub)
     _add_gap(sub)
     return parser
 
@@ -270,7 +273,8 @@ def _add_sweep(sub) -> None:
 
 
 def _add_lessons(sub) -> None:
-    le = sub.add_parser("lessons", help="copy the seven lesson notebooks into a course folder")
+    le = sub.add_parser("lessons", help="copy the lesson notebooks into a course folder (and turn off JupyterLab's "
+                        "news pop-up)")  # fmt: skip
     le.add_argument("folder", help="where to copy them (created if needed), e.g. my-course")
     le.add_argument("--force", action="store_true", help="overwrite lesson files already in the folder")
     le.set_defaults(func=_lessons)
@@ -284,8 +288,102 @@ def _lessons(args: argparse.Namespace) -> int:
     written = copy_lessons(args.folder, force=args.force)
     for path in written:
         print(f"wrote {path}")
+    _quiet_jupyterlab()
     first = next(p.name for p in written if p.suffix == ".ipynb")
     print(f"{len(written)} lessons; start with: cd {shlex.quote(args.folder)} && jupyter lab {first}")
+    return 0
+
+
+def _quiet_jupyterlab() -> None:
+    """This environment's JupyterLab without the news pop-up (a settings override); a hint when that cannot be
+    written (a system-wide JupyterLab, say)."""
+    from .course.jupyterlab import by_hand, lab_settings_dir, quiet_jupyterlab
+
+    try:
+        print(f"JupyterLab: no news pop-up (settings override {quiet_jupyterlab()})")
+    except (OSError, ValueError) as err:
+        path = lab_settings_dir() / "overrides.json"
+        print(f"JupyterLab: news pop-up left on ({type(err).__name__}: {err}); {by_hand(path)}")
+
+
+def _add_course(sub) -> None:
+    s = sub.add_parser("student", help="the student release of the lessons (solutions and hidden checks removed, "
+                       "grader.check cells in) and each lesson's autograder zip, built with otter-grader")  # fmt: skip
+    s.add_argument("--out", default="build", help="folder for student/ and autograder/ (default: build)")
+    s.add_argument("lessons", nargs="*", metavar="LESSON", help="executed lesson notebooks (default: every lesson)")
+    s.set_defaults(func=_student)
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks with a lesson's autograder zip")
+    g.add_argument("autograder", help="the lesson's zip from `srlora student` (build/autograder/NAME-autograder.zip)")
+    g.add_argument("folder", help="a folder holding one submitted .ipynb per student")
+    g.add_argument("--out", default=None, metavar="CSV", help="also write the scores as CSV (written atomically)")
+    g.set_defaults(func=_grade)
+
+
+def _student(args: argparse.Namespace) -> int:
+    from .course.student import build_release
+    from .data.shipped import LESSONS, shipped_path
+
+    lessons = [Path(p) for p in args.lessons] or sorted(shipped_path(LESSONS).glob("[0-9][0-9]_*.ipynb"))
+    missing = [str(p) for p in lessons if not p.is_file()]
+    if missing:
+        raise SrLoraError(f"no such lesson notebook: {', '.join(missing)}")
+    for lesson in lessons:
+        release = build_release(lesson, args.out)
+        print(f"{lesson.stem}: {release.student} ({release.points} points), {release.autograder}")
+    print(f"give students {Path(args.out) / 'student'}/; grade with: srlora grade <autograder zip> <folder>")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .course.grading import grade_folder
+    from .training.records import write_text_atomic
+
+    table = pd.DataFrame(grade_folder(args.folder, args.autograder))
+    print(table.to_string(index=False))
+    if args.out:
+        write_text_atomic(args.out, table.to_csv(index=False))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _add_reading_time(sub) -> None:
+    t = sub.add_parser("reading-time", help="how long each lesson takes to read, by the course's rule (prose 130 "
+                       "words a minute, code 60, 1.5 minutes a table or figure)")  # fmt: skip
+    t.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                   help="executed notebooks (default: the lessons and the appendix notebooks of this checkout or of "
+                   "the installed kit)")  # fmt: skip
+    t.set_defaults(func=_reading_time)
+
+
+def reading_time_notebooks() -> list[Path]:
+    """The notebooks ``srlora reading-time`` reads by default: the lessons (``NN_*.ipynb``) and the appendix
+    notebooks of the checkout, or of the installed kit."""
+    from .data.shipped import LESSONS, shipped_path
+
+    folder = shipped_path(LESSONS)
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted((folder / "appendix").glob("*.ipynb"))
+
+
+def _reading_time(args: argparse.Namespace) -> int:
+    from .course.reading import CODE_WPM, PER_EXHIBIT, PROSE_WPM, reading_table
+
+    paths: list[str | Path] = [Path(p) for p in args.notebooks] or [*reading_time_notebooks()]
+    if not paths:
+        raise SrLoraError("no notebooks to read: name some (srlora reading-time NOTEBOOK ...)")
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise SrLoraError(f"no such notebook: {', '.join(missing)}")
+    try:
+        rows = reading_table(paths)
+    except Exception as err:  # nbformat's errors for a file that is not a notebook
+        why = (str(err).strip().splitlines() or [""])[0]
+        raise SrLoraError(f"cannot read a notebook ({type(err).__name__}: {why}); name executed .ipynb files") from None
+    for row, path in zip(rows, paths, strict=True):
+        path = Path(path)
+        row["notebook"] = f"appendix/{path.name}" if path.parent.name == "appendix" else path.name
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"minutes: prose at {PROSE_WPM} words a minute, code at {CODE_WPM}, {PER_EXHIBIT:g} a table or figure "
+          "(solutions and hidden cells left out; srlora_utils.course.reading)")  # fmt: skip
     return 0
 
 

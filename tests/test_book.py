@@ -1,6 +1,7 @@
 """The course site (`make book`), opened in headless Chromium: every page loads with its title and rendered math,
-every figure of the stored notebooks is on its page and decodes, every internal link resolves, solutions are
-folded, nothing is fetched from the network; screenshots of the landing page and one lesson stay in build/.
+every figure of the stored notebooks is on its page and decodes, every image has alt text (a sentence, not a file
+name), every internal link resolves, solutions are folded, nothing is fetched from the network; screenshots of the
+landing page and one lesson stay in build/.
 
 Chromium is Debian's package, installed when missing where it can be (``tests/browser.py``: otherwise the test skips,
 except in CI, where it fails)."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import subprocess
 import threading
 from html.parser import HTMLParser
@@ -24,7 +26,12 @@ SITE = ROOT / "build" / "book"
 SHOTS = ROOT / "build" / "book-screenshots"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 GUIDES = sorted(p.stem for p in (ROOT / "docs").glob("*.md") if p.name != "index.md")
-PAGES = ["index.html"] + [f"{g}.html" for g in GUIDES] + [nb.with_suffix(".html").name for nb in NOTEBOOKS]
+#: The glossary and the appendix notebooks (the Makefile's ``book`` target puts them beside the lessons, and in
+#: ``appendix/``).
+EXTRAS = ["glossary.html"] * (ROOT / "notebooks" / "glossary.md").is_file() + [
+    f"appendix/{nb.stem}.html" for nb in sorted((ROOT / "notebooks" / "appendix").glob("*.ipynb"))
+]
+PAGES = ["index.html"] + [f"{g}.html" for g in GUIDES] + [nb.with_suffix(".html").name for nb in NOTEBOOKS] + EXTRAS
 pytestmark = pytest.mark.slow  # one worker runs this module (conftest.GROUPED_MODULES): the site is built once
 
 #: The page checker, run by Chromium on the site's own origin: each page in an iframe, once MathJax has typeset it
@@ -97,17 +104,20 @@ def _chromium(binary: str, *args: str) -> subprocess.CompletedProcess:
 
 
 class _Links(HTMLParser):
-    """Every href/src of a page, and every id it defines."""
+    """Every href/src of a page, every id it defines, and each image's (src, alt)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.refs: list[tuple[str, str]] = []
         self.ids: set[str] = set()
+        self.images: list[tuple[str, str | None]] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if a.get("id"):
             self.ids.add(a["id"])
+        if tag == "img":
+            self.images.append((a.get("src") or "", a.get("alt")))
         for key in ("href", "src"):
             if a.get(key):
                 self.refs.append((tag, a[key]))
@@ -161,6 +171,22 @@ def test_every_internal_link_resolves_and_nothing_comes_from_the_network(site):
                 assert unquote(fragment) in _parse(target).ids, f"{page.name}: link {ref!r}: no such anchor"
             checked += 1
     assert checked > 100  # navigation, table of contents, figures, scripts: the test saw the real site
+
+
+def test_every_image_has_alt_text(site):
+    """Alt text a screen reader can say: a figure's authored text (its cell's ``mystnb.image.alt``) or the one
+    docs/conf.py generates from the lesson (title, section, the sentence before it); never empty, never the file's
+    name (what Sphinx writes when there is none)."""
+    pages = [p for p in sorted(site.rglob("*.html")) if not p.relative_to(site).parts[0].startswith("_")]
+    bad, images = [], 0
+    for page in pages:
+        for src, alt in _parse(page).images:
+            images += 1
+            text = (alt or "").strip()
+            if not text or text == src or re.search(r"\.(png|jpe?g|gif|svg|webp)$", text, re.I):
+                bad.append(f"{page.relative_to(site)}: <img src={src!r} alt={alt!r}>")
+    assert images >= sum(image_outputs(nb) for nb in NOTEBOOKS), f"only {images} images on the site"
+    assert not bad, "images without alt text:\n" + "\n".join(bad)
 
 
 def test_screenshots_of_the_landing_page_and_a_lesson(chromium, server):

@@ -86,3 +86,57 @@ def test_train_options_are_the_trainconfig_fields_with_its_defaults():
     assert {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)} == dataclasses.asdict(TrainConfig())
     args = build_parser().parse_args(["train", "--warmup-iters", "3", "--lr", "0.01", "--exp", "2"])
     assert (args.warmup_iters, args.lr, args.exp) == (3, 0.01, 2)
+
+
+def _notebook(path: Path, prose_words: int, code_words: int) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(" ".join(["word"] * prose_words)),
+                nbformat.v4.new_code_cell(" ".join(["x"] * code_words)),
+                nbformat.v4.new_code_cell("not counted " * 500, metadata={"tags": ["solution"]})]  # fmt: skip
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_reading_time_prints_each_notebooks_minutes(tmp_path, capsys):
+    (tmp_path / "appendix").mkdir()
+    lesson = _notebook(tmp_path / "01_lesson.ipynb", 260, 60)  # 2 + 1 minutes
+    extra = _notebook(tmp_path / "appendix" / "01a_more.ipynb", 130, 0)
+    assert main(["reading-time", str(lesson), str(extra)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["notebook", "prose", "words", "code", "words", "tables", "figures", "minutes"]
+    assert lines[1].split() == ["01_lesson.ipynb", "260", "60", "0", "0", "3"]
+    assert lines[2].split() == ["appendix/01a_more.ipynb", "130", "0", "0", "0", "1"]
+    assert "130 words a minute" in lines[3]
+    assert _exit_code(["reading-time", str(tmp_path / "nope.ipynb")]) == 2
+    assert "no such notebook" in capsys.readouterr().err
+
+
+def test_reading_time_reads_the_lessons_by_default(capsys):
+    from srlora_utils.cli import reading_time_notebooks
+
+    lessons = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert reading_time_notebooks()[: len(lessons)] == lessons
+    assert main(["reading-time"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{p.name} " in out or f" {p.name} " in out for p in lessons), out
+
+
+def test_lessons_turns_off_jupyterlabs_news_pop_up(tmp_path, monkeypatch, capsys):
+    """``srlora lessons`` writes JupyterLab's settings override (fetchNews "false") into the app dir's settings,
+    keeping the other overrides there."""
+    from srlora_utils.course.jupyterlab import NEWS_PLUGIN
+
+    settings = tmp_path / "lab" / "settings"
+    settings.mkdir(parents=True)
+    (settings / "overrides.json").write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "x"}}))
+    monkeypatch.setenv("JUPYTERLAB_DIR", str(tmp_path / "lab"))
+    assert main(["lessons", str(tmp_path / "course")]) == 0
+    out = capsys.readouterr().out
+    assert f"JupyterLab: no news pop-up (settings override {settings / 'overrides.json'})" in out
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides == {"@jupyterlab/apputils-extension:themes": {"theme": "x"}, NEWS_PLUGIN: {"fetchNews": "false"}}
+    (settings / "overrides.json").write_text("[1]")  # not a JSON object: left alone, and the student told how
+    assert main(["lessons", str(tmp_path / "course"), "--force"]) == 0
+    assert "news pop-up left on" in capsys.readouterr().out and (settings / "overrides.json").read_text() == "[1]"

@@ -142,7 +142,10 @@ def kit(tmp_path_factory) -> Kit:
 def test_the_course_folder_shows_each_lesson_once(kit):
     """Notebooks only: the paired percent scripts are for reviewers of the repository (JupyterLab with jupytext
     would open each as a second copy of its lesson)."""
-    assert sorted(p.name for p in kit.lessons.iterdir()) == [f"{n}.ipynb" for n in LESSONS]
+    names = sorted(p.name for p in kit.lessons.iterdir() if p.is_file())
+    assert names == sorted([f"{n}.ipynb" for n in LESSONS] + ["glossary.md"])
+    appendix = sorted(p.name for p in (ROOT / "notebooks" / "appendix").glob("*.ipynb"))
+    assert sorted(p.name for p in (kit.lessons / "appendix").glob("*")) == appendix
 
 
 def test_every_hint_names_a_file_the_installed_kit_has(kit):
@@ -268,6 +271,20 @@ const done = arguments[arguments.length - 1];
 """
 
 
+#: JupyterLab 4's question at start-up, which `srlora lessons` turns off (srlora_utils/course/jupyterlab.py).
+NEWS_QUESTION = "official Jupyter news"
+
+
+def test_jupyterlab_never_asks_about_jupyter_news(kit, lab):
+    """The settings JupyterLab serves carry `srlora lessons`'s override: fetchNews defaults to "false" (Never), so
+    the news question never shows (the browser test checks the page too)."""
+    url, token = lab
+    plugin = "@jupyterlab/apputils-extension:notification"
+    with urllib.request.urlopen(f"{url}/lab/api/settings/{plugin}?token={token}", timeout=30) as answer:
+        settings = json.load(answer)
+    assert settings["schema"]["properties"]["fetchNews"]["default"] == "false", settings["schema"]["properties"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -353,6 +370,8 @@ def test_a_lesson_runs_all_cells_in_jupyterlab_in_a_browser(kit, lab, browser, l
     assert not state["errors"], f"{lesson}: error output in JupyterLab: {state['errors']}"
     bad = [t for t in state["stderr"] if "Traceback" in t or "Error" in t]
     assert not bad, f"{lesson}: errors on stderr: {bad}"
+    page = browser.execute_script("return document.body.textContent")  # toasts and the notification centre too
+    assert NEWS_QUESTION not in page, f"{lesson}: JupyterLab asks about Jupyter news (srlora lessons turns it off)"
     shown = browser.execute_async_script(SHOW_FIGURES)
     assert expected > 0 and state["figures"] == expected, f"{lesson}: {state['figures']} figures, {expected} stored"
     assert len(shown) == expected and all(s["width"] > 0 for s in shown), f"{lesson}: figures not displayed: {shown}"

@@ -34,7 +34,8 @@ OTHER_MACHINE = {
 
 def other_machine_env() -> dict[str, str]:
     """This process's environment as the second machine sees it: :data:`OTHER_MACHINE` on top, and no data folder set
-    (as on a student's computer)."""
+    (as on a student's computer). Everything else stays, ``SRLORA_CHECK_FIGURES=1`` (``make test``) among it: the
+    lessons' figures are checked there too."""
     env = {k: v for k, v in os.environ.items() if k not in ("SRLORA_DATA", "PYTEST_XDIST_WORKER")}
     return {**env, **OTHER_MACHINE, "PYTHONHASHSEED": "1"}  # another hash order too
 
@@ -45,6 +46,11 @@ def test_the_other_machine_is_another_numerical_environment():
     out = subprocess.run([sys.executable, "-c", probe], env=other_machine_env(), capture_output=True, text=True,
                          check=True)  # fmt: skip
     assert out.stdout.split() == ["DEFAULT", "1"], out.stdout
+
+
+def test_the_other_machine_keeps_the_figure_check(monkeypatch):
+    monkeypatch.setenv("SRLORA_CHECK_FIGURES", "1")
+    assert other_machine_env()["SRLORA_CHECK_FIGURES"] == "1"
 
 
 @pytest.mark.slow

@@ -19,7 +19,8 @@ from srlora_utils.training.records import append_record
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = [
-    "01_stable_rank_theory", "02_rank_allocation", "03_medical_fewshot", "04_remote_sensing_fewshot",
+    "00_lora_from_scratch", "01_stable_rank_theory", "02_rank_allocation", "03_medical_fewshot",
+    "04_remote_sensing_fewshot",
     "05_baseline_comparison", "06_reproduce_paper", "07_gap_ladder",
 ]  # fmt: skip
 #: Lessons 01 and 02 at cheap papermill parameters (the only papermill run of 01-02 with injected parameters).
@@ -38,7 +39,9 @@ def test_the_wheel_lists_every_subpackage_and_maps_the_shipped_folders():
     assert listed - code == set(mapped)
     for package, folder in mapped.items():  # the wheel's srlora_utils/_kit/ mirrors the repository's layout
         assert package.removeprefix("srlora_utils._kit.") == folder and (ROOT / folder).is_dir()
-    assert [p.name for p in shipped.lesson_files()] == [f"{n}.ipynb" for n in LESSONS]  # each lesson once
+    lessons = [p.name for p in shipped.lesson_files() if p.parent.name == "notebooks" and p.suffix == ".ipynb"]
+    assert lessons == [f"{n}.ipynb" for n in LESSONS]  # each lesson once, then the glossary and the appendix
+    assert {p.name for p in shipped.lesson_files()} >= {"glossary.md"}
 
 
 def test_a_checkout_reads_and_writes_its_own_folders():
@@ -62,7 +65,7 @@ def test_an_installed_kit_reads_the_package_and_writes_under_the_current_folder(
     assert study_files("paper")[1] == tmp_path / "results" / "baseline-study-paper.jsonl"
     assert study_files("offline", rerun=True)[1].parent == tmp_path / "build" / "baseline-study-offline-rerun"
     assert shipped.work_dir("fixtures") == tmp_path / "build" / "fixtures"
-    assert shipped.lesson_files()[0] == package / "notebooks" / "01_stable_rank_theory.ipynb"
+    assert shipped.lesson_files()[0] == package / "notebooks" / "00_lora_from_scratch.ipynb"
     # the shipped records are read, never written: a sweep's new runs go to the same path under the current folder
     assert shipped.writable_records(records) == (records, tmp_path / "results" / "baseline-study" / "records.jsonl")
     assert shipped.writable_records(tmp_path / "mine.jsonl") == (None, tmp_path / "mine.jsonl")
@@ -80,20 +83,24 @@ def test_data_root_sets_the_data_folder_and_none_keeps_the_rules(tmp_path, monke
     assert use_data_dir("course-data") == tmp_path / "course-data" == Path(os.environ[DATA_ENV])
 
 
-def test_lessons_command_copies_the_lessons_and_refuses_to_overwrite_them(tmp_path, capsys):
+def test_lessons_command_copies_the_lessons_and_refuses_to_overwrite_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JUPYTERLAB_DIR", str(tmp_path / "lab"))  # its JupyterLab settings go there, not into .venv
     folder = tmp_path / "my-course"
     assert main(["lessons", str(folder)]) == 0
     out = capsys.readouterr().out
-    names = sorted(p.name for p in folder.iterdir())
-    assert names == sorted(p.name for p in shipped.lesson_files()) and len(names) == 7
-    assert out.count("wrote ") == 7 and "jupyter lab 01_stable_rank_theory.ipynb" in out
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    lessons = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    appendix = sorted(f"appendix/{p.name}" for p in (ROOT / "notebooks" / "appendix").glob("*.ipynb"))
+    assert names == sorted([*lessons, "glossary.md", *appendix])
+    assert out.count("wrote ") == len(names) and f"jupyter lab {lessons[0]}" in out
     assert (folder / "05_baseline_comparison.ipynb").read_bytes() == (
         ROOT / "notebooks" / "05_baseline_comparison.ipynb"
     ).read_bytes()
     (folder / "01_stable_rank_theory.ipynb").write_text("my notes")
     assert main(["lessons", str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "already holds 01_stable_rank_theory.ipynb" in err[0] and "--force" in err[0]
+    assert len(err) == 1 and "already holds " in err[0] and "01_stable_rank_theory.ipynb" in err[0]
+    assert "--force" in err[0]
     assert (folder / "01_stable_rank_theory.ipynb").read_text() == "my notes"  # nothing was copied
     assert main(["lessons", str(folder), "--force"]) == 0
     mine = (folder / "01_stable_rank_theory.ipynb").read_bytes()

@@ -96,27 +96,34 @@ def restore_how(relative: str) -> str:
 
 
 def lesson_files() -> list[Path]:
-    """The seven lessons as a student gets them: the notebooks (``NN_*.ipynb``) alone, so that each appears once in
-    JupyterLab (the paired percent scripts are the repository's, for reviewers); or a one-line error when they cannot
-    be found."""
+    """The lessons as a student gets them: the lesson notebooks (``NN_*.ipynb``), the glossary they link and the
+    appendix notebooks (``appendix/*.ipynb``), each once in JupyterLab (the paired percent scripts are the
+    repository's, for reviewers); or a one-line error when the lessons cannot be found."""
     folder = shipped_path(LESSONS)
     notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         raise SrLoraError(f"no lessons in {folder}: restore them {restore_how(LESSONS)}")
-    return notebooks
+    glossary = [folder / "glossary.md"] if (folder / "glossary.md").is_file() else []
+    return notebooks + glossary + sorted((folder / "appendix").glob("*.ipynb"))
 
 
 def copy_lessons(folder: str | os.PathLike, force: bool = False) -> list[Path]:
-    """Copy :func:`lesson_files` into ``folder`` (created if needed) and return the files written. An existing file is
-    overwritten only with ``force``; otherwise nothing is copied and a one-line error names the files in the way."""
+    """Copy :func:`lesson_files` into ``folder`` (created if needed; the appendix into its ``appendix/``) and return
+    the files written. An existing file is overwritten only with ``force``; otherwise nothing is copied and a one-line
+    error names the files in the way."""
     target = Path(folder).expanduser()
+    source = shipped_path(LESSONS)
     files = lesson_files()
     if target.exists() and not target.is_dir():
         raise SrLoraError(f"{target} is a file, not a folder: name a folder to copy the lessons into")
-    taken = [p.name for p in files if (target / p.name).exists()]
+    places = [p.relative_to(source) for p in files]
+    taken = [str(rel) for rel in places if (target / rel).exists()]
     if taken and not force:
         raise SrLoraError(
             f"{target} already holds {', '.join(taken)}: pass --force to overwrite them, or name another folder"
         )
-    target.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copyfile(p, target / p.name)) for p in files]
+    written = []
+    for path, rel in zip(files, places, strict=True):
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        written.append(Path(shutil.copyfile(path, target / rel)))
+    return written
