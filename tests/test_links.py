@@ -148,3 +148,22 @@ def test_a_stated_number_of_lessons_is_the_number_of_lessons(page):
         word = match.group(1).lower()
         stated = int(word) if word.isdigit() else _NUMBERS[word]
         assert stated == len(LESSONS), f"{page} says {match.group(0)!r}; there are {len(LESSONS)} lesson notebooks"
+
+
+def test_the_course_page_states_each_notebooks_reading_time_by_the_rule():
+    """docs/index.md lists every lesson and appendix notebook with its reading time, which is the rule's
+    (srlora_utils.course.reading) within 5 minutes: an edited lesson whose time moved fails here."""
+    import re
+
+    from srlora_utils.course.reading import lesson_reading
+
+    notebooks = ROOT / "notebooks"
+    rows = re.findall(r"^\| \[[^\]]+\]\(([^)]+\.ipynb)\) \|[^|]*\| (\d+) min \|", (ROOT / "docs" / "index.md").read_text(),
+                      flags=re.M)  # fmt: skip
+    listed = {path: int(minutes) for path, minutes in rows}
+    expected = {p.relative_to(notebooks).as_posix() for p in notebooks.glob("[0-9][0-9]_*.ipynb")}
+    expected |= {p.relative_to(notebooks).as_posix() for p in (notebooks / "appendix").glob("*.ipynb")}
+    assert set(listed) == expected, f"docs/index.md's table lists {sorted(listed)}"
+    for path, minutes in listed.items():
+        rule = lesson_reading(notebooks / path).minutes
+        assert abs(minutes - rule) <= 5, f"docs/index.md says {path} reads in {minutes} min; the rule: {rule:.0f}"
