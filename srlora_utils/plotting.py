@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 
+import matplotlib.artist
 import matplotlib.patches
 import matplotlib.pyplot as plt
 import matplotlib.ticker
@@ -203,9 +204,11 @@ def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel(f"paired difference in test {metric} (points), 95% t interval", fontsize=9)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in VERDICT_COLOURS.items()]
-    handles += [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label=f"equivalent within ±{margin:g}"),
-                matplotlib.patches.Patch(color="tab:blue", alpha=0.15, label=f"±{margin:g} points (equivalence margin)")]
+    handles: list[matplotlib.artist.Artist] = [
+        plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in VERDICT_COLOURS.items()
+    ]
+    band = matplotlib.patches.Patch(color="tab:blue", alpha=0.15, label=f"±{margin:g} points (equivalence margin)")
+    handles += [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label=f"equivalent within ±{margin:g}"), band]
     fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, frameon=False)
     title = textwrap.fill(title, 100)
     fig.suptitle(title, fontsize=9)

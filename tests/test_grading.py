@@ -86,14 +86,14 @@ def _planted(path: Path, number: str, value: str, out: Path) -> Path:
 def test_reference_full_marks_untouched_zero_and_one_wrong_answer_loses_its_points(release, tmp_path):
     lesson = nbformat.read(NOTEBOOKS / GRADED, as_version=4)
     questions = graded_questions(lesson)
-    reference = grade_submission(NOTEBOOKS / GRADED, release.autograder)
+    reference = grade_submission(release.solution, release.autograder)
     assert reference["total"] == reference["possible"] == release.points == sum(q.points for q in questions)
     untouched = grade_submission(release.student, release.autograder)
     assert all(untouched[q.name] == 0 for q in questions) and untouched["total"] == 0
     first = questions[0]
     folder = tmp_path / "submissions"
     folder.mkdir()
-    _planted(NOTEBOOKS / GRADED, first.name[1:], "-12345", folder / "wrong.ipynb")
+    _planted(release.solution, first.name[1:], "-12345", folder / "wrong.ipynb")
     (rows,) = grade_folder(folder, release.autograder)
     assert rows["submission"] == "wrong.ipynb"
     assert rows[first.name] == 0 and rows["total"] == reference["total"] - first.points

@@ -158,8 +158,8 @@ def test_the_course_page_states_each_notebooks_reading_time_by_the_rule():
     from srlora_utils.course.reading import lesson_reading
 
     notebooks = ROOT / "notebooks"
-    rows = re.findall(r"^\| \[[^\]]+\]\(([^)]+\.ipynb)\) \|[^|]*\| (\d+) min \|", (ROOT / "docs" / "index.md").read_text(),
-                      flags=re.M)  # fmt: skip
+    index = (ROOT / "docs" / "index.md").read_text()
+    rows = re.findall(r"^\| \[[^\]]+\]\(([^)]+\.ipynb)\) \|[^|]*\| (\d+) min \|", index, flags=re.M)
     listed = {path: int(minutes) for path, minutes in rows}
     expected = {p.relative_to(notebooks).as_posix() for p in notebooks.glob("[0-9][0-9]_*.ipynb")}
     expected |= {p.relative_to(notebooks).as_posix() for p in (notebooks / "appendix").glob("*.ipynb")}

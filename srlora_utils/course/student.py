@@ -167,17 +167,20 @@ def _merge_placeholders(cells: list) -> list:
 
 @dataclass(frozen=True)
 class Release:
-    """One lesson's release: the student notebook, the autograder zip and the points it grades."""
+    """One lesson's release: the student notebook, the autograder zip, the reference solution in otter's format (what
+    a full-marks submission looks like) and the points it grades."""
 
     lesson: str
     student: Path
     autograder: Path
+    solution: Path
     points: int
 
 
 def build_release(lesson: str | Path, out: str | Path) -> Release:
-    """Run ``otter assign`` on lesson ``lesson`` (an executed ``.ipynb``) into ``out``: ``student/<lesson>.ipynb``
-    and ``autograder/<lesson>-autograder.zip``. Raises a one-line error when otter fails."""
+    """Run ``otter assign`` on lesson ``lesson`` (an executed ``.ipynb``) into ``out``: ``student/<lesson>.ipynb``,
+    ``autograder/<lesson>-autograder.zip`` and the reference solution ``autograder/<lesson>.ipynb``. Raises a one-line
+    error when otter fails."""
     import nbformat
     from otter.assign import main as assign
 
@@ -202,4 +205,5 @@ def build_release(lesson: str | Path, out: str | Path) -> Release:
         autograder.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(work / "dist" / "student" / lesson.name, student)
         shutil.copy(zips[-1], autograder)
-    return Release(lesson.stem, student, autograder, sum(q.points for q in graded_questions(nb)))
+        solution = shutil.copy(work / "dist" / "autograder" / lesson.name, out / "autograder" / lesson.name)
+    return Release(lesson.stem, student, autograder, Path(solution), sum(q.points for q in graded_questions(nb)))
