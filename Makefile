@@ -10,6 +10,7 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Parallel jobs (make notebooks, make test) each use one thread per library: two busy threads per core slow all.
 ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+APPENDIX := $(sort $(wildcard notebooks/appendix/*.ipynb))
 OUT ?= build/notebooks
 # Volatile metadata that papermill and Jupyter write (timings); outputs and execution counts stay (nbval needs them).
 STRIP := $(VENV)/bin/nbstripout --keep-output --keep-count --extra-keys "metadata.papermill cell.metadata.papermill cell.metadata.execution"
@@ -42,25 +43,20 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import srlora_utils as s; s.load_backbone(); print('offline backbone ready')"
 	touch $@
 
-# Main job: execute every notebook on the offline default preset into $(OUT)/, NOTEBOOK_JOBS at a time (one thread per
-# library each), longest first; each prints one line, its time, when it ends, and a last line sums up.
+# Main job: execute every lesson and appendix notebook on the offline default preset into $(OUT)/, NOTEBOOK_JOBS at a
+# time (one thread per library each), in an order that keeps both jobs busy to the end (longest first, measured);
+# a notebook missing from the order runs last. Each prints one line, its time, when it ends, and a last line sums up.
 NOTEBOOK_JOBS ?= 2
-LONGEST_FIRST := 06 03 04 05 07 02 01 00
+ORDER := 03 06 appendix/05d 07 02 appendix/05c 04 01 appendix/05b appendix/05a 00 appendix/02a appendix/01a 05
+ORDERED := $(foreach n,$(ORDER),$(filter notebooks/$(n)_%,$(NOTEBOOKS) $(APPENDIX)))
 notebooks: setup
-	@mkdir -p $(OUT)
+	@mkdir -p $(OUT)/appendix
 	@start=$$(date +%s); $(MAKE) --no-print-directory -j$(NOTEBOOK_JOBS) \
-	  $(foreach n,$(LONGEST_FIRST),$(addprefix $(OUT)/,$(notdir $(filter notebooks/$(n)_%,$(NOTEBOOKS))))) \
-	  $(addprefix $(OUT)/,$(notdir $(filter-out $(foreach n,$(LONGEST_FIRST),notebooks/$(n)_%),$(NOTEBOOKS)))) && \
-	  echo "executed $(words $(NOTEBOOKS)) notebooks into $(OUT)/ in $$(( $$(date +%s) - start )) s"
+	  $(patsubst notebooks/%,$(OUT)/%,$(ORDERED) $(filter-out $(ORDERED),$(NOTEBOOKS) $(APPENDIX))) && \
+	  echo "executed $(words $(NOTEBOOKS)) lessons and $(words $(APPENDIX)) appendix notebooks into $(OUT)/ in $$(( $$(date +%s) - start )) s"
 
-# Papermill through its Python API, so that the kernel talks over IPC (Unix sockets in a temporary folder of its own,
-# so that parallel jobs never share one), not TCP: over plain TCP, ipykernel >= 7 logs "Kernel is running over TCP
-# without encryption" on stderr at every start. (The other cure, CurveZMQ keys by KernelManager.transport_encryption =
-# "auto", encrypts every message of a local run, and in two of five runs printed "KeyboardInterrupt caught in kernel"
-# at shutdown.) Papermill's command line cannot pass jupyter_client's settings.
-PAPERMILL = $(PY) -c "import sys, tempfile, papermill as pm; from traitlets.config import Config; \
-  sockets = tempfile.TemporaryDirectory(prefix='srlora-kernel-'); pm.execute_notebook(sys.argv[1], sys.argv[2], \
-  cwd='notebooks', progress_bar=False, config=Config(KernelManager={'transport': 'ipc', 'ip': sockets.name + '/k'}))"
+# Each notebook through papermill's Python API over IPC, in its own folder (srlora_utils/course/execute.py says why).
+PAPERMILL = $(PY) -m srlora_utils.course.execute
 
 $(OUT)/%.ipynb: notebooks/%.ipynb FORCE
 	@start=$$(date +%s); $(ONE_THREAD) $(PAPERMILL) $< $@ && echo "$*: $$(( $$(date +%s) - start )) s"
@@ -70,8 +66,8 @@ FORCE:
 # Developers: re-execute the notebooks in place so their stored outputs (what nbval compares) are current, strip
 # volatile metadata, and bring the paired percent scripts (what reviewers read) up to date.
 refresh-notebooks: setup
-	for nb in $(NOTEBOOKS); do $(PY) -m papermill --cwd notebooks $$nb $$nb && $(STRIP) $$nb || exit 1; done
-	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+	for nb in $(NOTEBOOKS) $(APPENDIX); do $(PAPERMILL) $$nb $$nb && $(STRIP) $$nb || exit 1; done
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS) $(APPENDIX)
 
 # Developers: train the lessons' default runs (03 and 04 offline, 06 on fixtures at CI size) into the shipped records
 # that the lessons read (srlora_utils/experiments/lesson_runs.py says why), by running those notebooks with

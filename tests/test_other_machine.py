@@ -54,11 +54,12 @@ def test_the_other_machine_keeps_the_figure_check(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson", [p.name for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))])
+@pytest.mark.parametrize("lesson", [p.relative_to(NOTEBOOKS).as_posix() for p in [
+    *sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), *sorted((NOTEBOOKS / "appendix").glob("*.ipynb"))]])  # fmt: skip
 def test_stored_outputs_hold_on_another_machine(lesson, tmp_path):
-    """One lesson per test, so that the suite's workers share them out."""
+    """One lesson (or appendix notebook) per test, so that the suite's workers share them out."""
     lessons = tmp_path / "another" / "course"
-    lessons.mkdir(parents=True)
+    (lessons / "appendix").mkdir(parents=True)
     for name in (lesson, "nbval_sanitize.cfg"):
         shutil.copyfile(NOTEBOOKS / name, lessons / name)
     command = [

@@ -14,17 +14,20 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-from peft import LoraConfig
 from tqdm.auto import tqdm
 
 from ..errors import SrLoraError
 from .allocation import Rule, allocate_ranks
 from .peft_config import srlora_config
 from .spectral import PROFILE_COLUMNS, Estimator, measure_matrix
+
+if TYPE_CHECKING:  # peft imports transformers (3 s): the annotation alone needs it, at import time
+    from peft import LoraConfig
 
 #: Parameter names that ``all-linear`` leaves out, as PEFT's ``all-linear`` does for the output layer: token and
 #: position embeddings, and output or classifier heads (their rows are vocabulary entries or classes).
