@@ -147,7 +147,7 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel(f"test {metric} (%), mean ± std over seeds")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize=10)
     return ax
 
 
@@ -176,15 +176,18 @@ def plot_allocation_experiment(table: pd.DataFrame, backbone: str) -> plt.Figure
     return fig
 
 
-#: Colours of the study's verdicts in :func:`plot_comparisons`.
-VERDICT_COLOURS = {"ahead": "tab:green", "behind": "tab:red", "not resolved": "tab:grey"}
+#: Colours and markers of the study's verdicts in :func:`plot_comparisons`: Okabe-Ito colours a colour-blind reader
+#: tells apart (bluish green, vermillion, grey; equivalent: blue), and a marker each, so colour is never the only cue.
+VERDICT_COLOURS = {"ahead": "#009E73", "behind": "#D55E00", "not resolved": "#999999"}
+VERDICT_MARKERS = {"ahead": "^", "behind": "v", "not resolved": "o"}
+EQUIVALENT_COLOUR = "#0072B2"
 
 
 def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric: str = "accuracy") -> plt.Figure:
     """A forest plot of a study's comparisons (``table`` from
     :func:`~srlora_utils.analysis.baseline_study.comparison_table`):
     each paired difference in test ``metric`` with its 95% interval, coloured by verdict (equivalent: blue), against the
-    ±``margin`` equivalence band; ``title`` names the backbone and data. 8 in wide, every text at 8 pt or more, the
+    ±``margin`` equivalence band; ``title`` names the backbone and data. 7 in wide, every text at 8 pt or more, the
     legend below the axes; a table of n rows is 0.25 n + 2 in tall (at most 24 rows fit 8 in)."""
     rows = table.reset_index()
     labels = [
@@ -192,23 +195,27 @@ def plot_comparisons(table: pd.DataFrame, margin: float, title: str = "", metric
         for _, r in rows.iterrows()
     ]
     height = 0.25 * len(rows) + 2.0
-    fig, ax = plt.subplots(figsize=(8, height))
+    fig, ax = plt.subplots(figsize=(7, height))  # 7 in: with its long labels the saved image stays within 800 px
     y = np.arange(len(rows))[::-1]
-    ax.axvspan(-margin, margin, color="tab:blue", alpha=0.08)
+    ax.axvspan(-margin, margin, color=EQUIVALENT_COLOUR, alpha=0.08)
     ax.axvline(0, color="black", lw=0.8)
     for yi, (_, r) in zip(y, rows.iterrows(), strict=True):
         err = [[r["difference"] - r["ci low"]], [r["ci high"] - r["difference"]]]
-        colour = VERDICT_COLOURS.get(r["verdict"], "tab:blue")
-        ax.errorbar(r["difference"], yi, xerr=err, fmt="o", ms=4, color=colour, capsize=2)
+        colour = VERDICT_COLOURS.get(r["verdict"], EQUIVALENT_COLOUR)
+        marker = VERDICT_MARKERS.get(r["verdict"], "s")
+        ax.errorbar(r["difference"], yi, xerr=err, fmt=marker, ms=4, color=colour, capsize=2)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel(f"paired difference in test {metric} (points), 95% t interval", fontsize=9)
     handles: list[matplotlib.artist.Artist] = [
-        plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in VERDICT_COLOURS.items()
+        plt.Line2D([], [], marker=VERDICT_MARKERS[v], ls="", color=c, label=v) for v, c in VERDICT_COLOURS.items()
     ]
-    band = matplotlib.patches.Patch(color="tab:blue", alpha=0.15, label=f"±{margin:g} points (equivalence margin)")
-    handles += [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label=f"equivalent within ±{margin:g}"), band]
+    band = matplotlib.patches.Patch(
+        color=EQUIVALENT_COLOUR, alpha=0.15, label=f"±{margin:g} points (equivalence margin)"
+    )
+    handles += [plt.Line2D([], [], marker="s", ls="", color=EQUIVALENT_COLOUR, label=f"equivalent within ±{margin:g}"),
+                band]  # fmt: skip
     fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=3, frameon=False)
     title = textwrap.fill(title, 100)
     fig.suptitle(title, fontsize=9)
@@ -321,8 +328,10 @@ def plot_gap_slope(
     for (source, part), marker in zip(table.groupby("source", sort=False), "os^D", strict=False):
         err = [part["difference"] - part["ci low"], part["ci high"] - part["difference"]]
         ax.errorbar(part["gap"], part["difference"], yerr=err, fmt=marker, capsize=3, label=source)
-        for _, r in part.iterrows():
-            ax.annotate(r["rung"], (r["gap"], r["difference"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        for _, r in part.iterrows():  # the rightmost rung's name to its left, where the axes' frame cannot cross it
+            right = r["gap"] >= table["gap"].max() - 1e-9
+            ax.annotate(r["rung"], (r["gap"], r["difference"]), textcoords="offset points",
+                        xytext=(-5 if right else 5, 4), fontsize=8, ha="right" if right else "left")  # fmt: skip
     x = np.linspace(table["gap"].min(), table["gap"].max(), 50)
     centre = float((table["gap"] * table["pairs"]).sum() / table["pairs"].sum())
     at_centre = slope.intercept + slope.slope * centre

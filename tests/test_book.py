@@ -189,11 +189,20 @@ def test_every_image_has_alt_text(site):
     assert not bad, "images without alt text:\n" + "\n".join(bad)
 
 
-def test_screenshots_of_the_landing_page_and_a_lesson(chromium, server):
+def test_screenshots_of_the_landing_page_lesson_00_and_lesson_05s_main_figure(chromium, server, site):
+    """Chromium's view of the landing page, lesson 00's page, and lesson 05's main figure (the primary comparison
+    under both protocols, the first figure of its section 5), in build/book-screenshots/."""
+    lesson_05 = (site / "05_baseline_comparison.html").read_text()
+    section = re.search(r'<section id="[^"]*each-method-runs-at-its-own-setting[^"]*">', lesson_05)
+    assert section, "lesson 05 has no section 'The answer when each method runs at its own setting'"
+    figure = re.search(r'<img[^>]*src="([^"]+\.png)"', lesson_05[section.end() :])
+    assert figure, "lesson 05's section 5 shows no figure"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for page, name in (("index.html", "landing.png"), ("01_stable_rank_theory.html", "lesson-01.png")):
+    shots = (("index.html", "landing.png", "1280,1600"), ("00_lora_from_scratch.html", "lesson-00.png", "1280,1600"),
+             (figure.group(1), "lesson-05-main-figure.png", "900,700"))  # fmt: skip
+    for page, name, size in shots:
         out = SHOTS / name
         out.unlink(missing_ok=True)
-        _chromium(chromium, f"--screenshot={out}", "--window-size=1280,1600", f"{server}/{page}")
+        _chromium(chromium, f"--screenshot={out}", f"--window-size={size}", f"{server}/{page}")
         assert out.is_file() and out.stat().st_size > 20_000, f"no screenshot of {page}"
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

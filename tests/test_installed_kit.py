@@ -135,7 +135,8 @@ def kit(tmp_path_factory) -> Kit:
             path.chmod(path.stat().st_mode & ~0o222)
     lessons = tmp / "my-course"
     out = run(venv / "bin" / "srlora", "lessons", str(lessons), cwd=tmp, env=env).stdout
-    assert out.count("wrote ") == len(LESSONS) and "jupyter lab" in out
+    shipped = len(LESSONS) + 1 + len(list((ROOT / "notebooks" / "appendix").glob("*.ipynb")))  # and the glossary
+    assert out.count("wrote ") == shipped and "jupyter lab" in out
     return Kit(py, site, env, lessons, _listing(site))
 
 

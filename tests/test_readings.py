@@ -85,9 +85,13 @@ def test_a_fixture_auc_below_chance_is_explained():
 
 #: A result typed into prose: a percentage or a signed number of points ("+8 points", "64%").
 TYPED_RESULT = re.compile(r"\d+(\.\d+)?\s?%|[+-]\d+(\.\d+)?\s+points|\d+(\.\d+)?\s+points")
-#: Percentages that describe a method or a statistic, not a result: the interval's level, RandomResizedCrop's smallest
-#: crop, AdaLoRA's schedule.
-NOT_RESULTS = re.compile(r"95% (t |bootstrap )?interval|as little as 8% of an image|10% warm-up, last 30%")
+#: Percentages and points that describe a method or a statistic, not a result: an interval's or a test's level (95%,
+#: 90%, the 97.5% quantile, 5% and Holm's 5%/m), the registered equivalence margin (±2 points), RandomResizedCrop's
+#: smallest crop, AdaLoRA's schedule.
+NOT_RESULTS = re.compile(
+    r"(90|95|97\.5)% (t |bootstrap )?(interval|level|of repeated|quantile|point of)|(at|stays at) 5%|5%/|"
+    r"±2 (accuracy )?points|difference of 2 points|as little as 8% of an image|10% warm-up, last 30%"
+)
 
 
 @pytest.mark.parametrize("name", ["03_medical_fewshot", "04_remote_sensing_fewshot", "05_baseline_comparison",

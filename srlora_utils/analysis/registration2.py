@@ -142,8 +142,8 @@ def _by_seed(runs: list[dict], task: str, method: str, epoch: str = "test") -> p
 
 
 def difference(runs_a: list[dict], runs_b: list[dict], task: str, a: str, b: str, epoch: str = "test") -> Interval:
-    """``a`` - ``b`` on ``task``, paired by seed over the seeds both have, with its 95% t interval and the ±2
-    margin."""
+    """``a`` - ``b`` on ``task``, ``a``'s runs from ``runs_a`` and ``b``'s from ``runs_b``, paired by seed over the
+    seeds both have, at ``epoch`` (``test`` or ``test_last``), with its 95% t interval and the ±2 margin."""
     x, y = _by_seed(runs_a, task, a, epoch), _by_seed(runs_b, task, b, epoch)
     seeds = x.index.intersection(y.index)
     return paired_interval((x[seeds] - y[seeds]).tolist(), margin=MARGIN)
@@ -174,8 +174,9 @@ def _row(iv: Interval) -> dict:
 
 def positive_control_table(reg: Registration2, part: str = "positive-control", epoch: str = "test") -> pd.DataFrame:
     """R2Q1 (``part="positive-control"``, the pair from the tuned study) or R2Q2's controls (``"selection-pool"``,
-    the pair from the same part): per task, the pair's difference, each control minus ``lora`` and minus
-    ``srlora_budget``, paired by seed, at ``epoch``; ``detectable`` is the pair's 80%-power effect on that task."""
+    the pair from the same part), from the registration ``reg``: per task, the pair's difference, each control minus
+    ``lora`` and minus ``srlora_budget``, paired by seed, at ``epoch``; ``detectable`` is the pair's 80%-power effect
+    on that task."""
     controls = reg.studies[part].runs
     pairs = reg.studies["tuned"].runs if part == "positive-control" else controls
     rows = []
@@ -239,8 +240,9 @@ def _name(task: str) -> str:
 
 def image_bootstrap(runs: list[dict], task: str, a: str, b: str, n_boot: int = 10_000, seed: int = 0,
                     epoch: str = "test") -> tuple[float, float]:  # fmt: skip
-    """The 95% percentile interval of ``a`` - ``b`` (points) resampling the seed pairs and, once per replicate for
-    every run alike, the test images (each run's per-image predictions at ``epoch``)."""
+    """The 95% percentile interval of ``a`` - ``b`` (points) on ``task`` over ``runs``, from ``n_boot`` replicates
+    (``seed`` draws them) that resample the seed pairs and, once per replicate for every run alike, the test images
+    (each run's per-image predictions at ``epoch``)."""
     name, shots = _task_shots(task)
     by = {m: {r["config"]["seed"]: r for r in runs if r["config"]["task"] == name and r["config"]["method"] == m
               and (shots is None or r["config"]["shots"] == shots)} for m in (a, b)}  # fmt: skip
@@ -449,8 +451,9 @@ def rung_slope(points: pd.DataFrame, source_effect: bool = True) -> RungSlope:
 
 
 def seed_bootstrap_slope(reg: Registration2, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
-    """The first registration's reading on part 5's rungs (a sensitivity): the pooled least-squares slope over every
-    pair, and its 95% percentile interval resampling seeds within each rung."""
+    """The first registration's reading on part 5's rungs of ``reg`` (a sensitivity): the pooled least-squares slope
+    over every pair, and its 95% percentile interval from ``n_boot`` resamples (drawn by ``seed``) of the seeds within
+    each rung."""
     study = reg.studies["ladder-rungs"]
     diffs = {}
     for task in _task_tasks(study):
@@ -526,8 +529,8 @@ def machine_table(reg: Registration2) -> pd.DataFrame:
 
 
 def draw_machine_runs(reg: Registration2, n: int = 20, seed: int = 36) -> list[dict]:
-    """Part 6's draw: ``n`` of this registration's own confirmation runs (those of parts 1-5 that store per-image
-    predictions; not the reused ones), in key order, chosen by ``default_rng(seed)``."""
+    """Part 6's draw: ``n`` of the registration ``reg``'s own confirmation runs (those of parts 1-5 that store
+    per-image predictions; not the reused ones), in key order, chosen by ``default_rng(seed)``."""
     own = sorted({r["key"]: r for s in PARTS for r in reg.studies[s].runs if "predictions" in r}.values(),
                  key=lambda r: r["key"])  # fmt: skip
     if len(own) < n:

@@ -32,8 +32,8 @@ def decode_classes(text: str) -> np.ndarray:
 
 
 def encode_predictions(selected: np.ndarray, last: np.ndarray, labels: np.ndarray) -> dict[str, str] | None:
-    """A record's ``predictions``: the selected and last epochs' predicted classes and the true ones; None when
-    there are none (multi-label) or more classes than :data:`ALPHABET` has."""
+    """A record's ``predictions``: the ``selected`` and ``last`` epochs' predicted classes and the true ones
+    (``labels``); None when there are none (multi-label) or more classes than :data:`ALPHABET` has."""
     if len(labels) == 0 or max(int(np.max(labels)), int(np.max(selected)), int(np.max(last))) >= len(ALPHABET):
         return None
     return {"test": encode_classes(selected), "test_last": encode_classes(last), "labels": encode_classes(labels)}

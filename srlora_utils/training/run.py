@@ -74,8 +74,9 @@ def _scores(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple
 def evaluate_predictions(
     model: nn.Module, loader: DataLoader, multilabel: bool, device: torch.device, benchmark: str | None = None
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """:func:`evaluate`, with each image's predicted class and true class (single-label; empty arrays for a
-    multi-label task): what an interval that resamples test images needs."""
+    """:func:`evaluate` of ``model`` on ``loader`` (``multilabel``, ``device`` and ``benchmark`` as there), with each
+    image's predicted class and true class (single-label; empty arrays for a multi-label task): what an interval that
+    resamples test images needs."""
     scores, targets = _scores(model, loader, device)
     metrics = classification_metrics(scores, targets, multilabel, benchmark)
     if multilabel:
