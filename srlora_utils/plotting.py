@@ -145,6 +145,7 @@ def plot_results(summary: pd.DataFrame, metric: str, title: str = "") -> plt.Axe
         ax.annotate(method, (x, y), fontsize=8, xytext=(-6 if left else 4, 4 - 11 * rank), textcoords="offset points",
                     ha="right" if left else "left")  # fmt: skip
     ax.set_xscale("log")
+    ax.margins(y=0.25)  # room inside the axes for labels stacked below a low point (never over the tick labels)
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel(f"test {metric} (%), mean ± std over seeds")
     ax.set_title(textwrap.fill(title, 70), fontsize=10)

@@ -330,7 +330,7 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = require("chromium")
-    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000")
+    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1300")
     for flag in flags:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=require("chromedriver")), options=options)
