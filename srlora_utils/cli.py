@@ -229,7 +229,7 @@ def _tune(args: argparse.Namespace) -> int:
     if args.dry_run:
         state = tuning_state(settings, {**reused, **tuned_records(args.records)})
     else:
-        state = run_tuned(args.grid, args.records, args.jobs)
+        state = run_tuned(args.grid, args.records, args.jobs, reused=reused)
     done = set(tuned_records(args.records)) | set(reused)
     from .training.config import config_key
 

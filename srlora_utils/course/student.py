@@ -122,6 +122,7 @@ def otter_master(nb, name: str):
     first = {q.solutions[0]: q for q in questions}
     inside = {i for q in questions for i in (*q.solutions, *q.checks, *q.hidden)}
     cells = [_raw(CONFIG.format(name=name))]
+    placed: set[int] = set()  # open-ended items that have their cell for the student's work
     for i, cell in enumerate(nb["cells"]):
         if i in first:
             q = first[i]
@@ -143,26 +144,16 @@ def otter_master(nb, name: str):
         if i in inside:
             continue
         cell = copy.deepcopy(cell)
-        if "solution" in _tags(cell):  # an open-ended item: room for the student's own work
+        if "solution" in _tags(cell):  # an open-ended item: one cell of room for the student's own work
             number = _item_number(cell["source"])
-            cells.append(nbformat.v4.new_code_cell(f"# Exercise {number} (open-ended): your work here"))
+            if number not in placed:
+                placed.add(number)
+                cells.append(nbformat.v4.new_code_cell(f"# Exercise {number} (open-ended): your work here"))
             continue
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
-    out = nbformat.v4.new_notebook(cells=_merge_placeholders(cells), metadata=copy.deepcopy(nb["metadata"]))
-    return out
-
-
-def _merge_placeholders(cells: list) -> list:
-    """One open-ended placeholder per item (an item with several solution cells gets one)."""
-    out: list = []
-    for cell in cells:
-        if out and cell["cell_type"] == "code" and cell["source"].endswith("(open-ended): your work here"):
-            if out[-1]["cell_type"] == "code" and out[-1]["source"] == cell["source"]:
-                continue
-        out.append(cell)
-    return out
+    return nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb["metadata"]))
 
 
 @dataclass(frozen=True)
@@ -190,8 +181,6 @@ def build_release(lesson: str | Path, out: str | Path) -> Release:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         nbformat.write(master, str(work / lesson.name))
-        for extra in lesson.parent.glob("*.cfg"):  # what the lesson's folder holds besides notebooks (none needed)
-            shutil.copy(extra, work)
         try:
             assign(str(work / lesson.name), str(work / "dist"), no_pdfs=True, no_run_tests=True)
         except Exception as err:  # otter's own exceptions: one line naming the lesson

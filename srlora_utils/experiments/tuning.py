@@ -335,16 +335,20 @@ def tuned_records(path) -> dict[str, dict]:
     return {r["key"]: r for r in read_records(path) if isinstance(r.get("key"), str)}
 
 
-def run_tuned(grid: str, records: str, jobs: int = 1, progress: bool = True) -> TuningState:
+def run_tuned(
+    grid: str, records: str, jobs: int = 1, progress: bool = True, reused: dict[str, dict] | None = None
+) -> TuningState:
     """Run the tuned protocol of ``grid`` into ``records``, resuming from them: selection, the edge rule, and
     confirmation of each method as soon as its choice is made (``jobs`` local processes share one queue; ``progress``
-    shows its bar). Returns where the study stands at the end."""
+    shows its bar; ``reused``: the runs of the grid's ``reuse`` files when already read). Returns where the study
+    stands at the end."""
     from .grids import grid_settings
     from .launch import run_queue
 
     settings = grid_settings(grid)
     plan = TuningPlan.from_settings(settings, grid)
-    reused = reused_records(plan)
+    if reused is None:
+        reused = reused_records(plan)
 
     def left() -> list[TrainConfig]:
         state = tuning_state(settings, {**reused, **tuned_records(records)})

@@ -228,23 +228,23 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
 def _test_selected(
     adapted: AdaptedModel, best_state: dict[str, torch.Tensor], cfg: TrainConfig, loader: DataLoader,
     multilabel: bool, device: torch.device, benchmark: str | None = None,
-) -> tuple[dict[str, float], dict]:  # fmt: skip
+) -> tuple[dict[str, float], np.ndarray, dict]:  # fmt: skip
     """Load the selected epoch's trainable state ``best_state`` into ``adapted``'s model and evaluate it once on the
-    test ``loader``; nested methods evaluated at full rank are also evaluated as the official code does (a random
-    rank, seeded from ``cfg``), under ``test_random_rank`` in the second dict. ``multilabel``, ``device`` and
-    ``benchmark`` as :func:`evaluate`."""
+    test ``loader``: its metrics, each image's predicted class, and a dict that holds, for nested methods evaluated
+    at full rank, the official code's evaluation too (a random rank, seeded from ``cfg``: ``test_random_rank``).
+    ``multilabel``, ``device`` and ``benchmark`` as :func:`evaluate`."""
     names = dict(adapted.model.named_parameters())
     with torch.no_grad():
         for n, v in best_state.items():
             names[n].copy_(v.to(device))
     test, predicted, _ = evaluate_predictions(adapted.model, loader, multilabel, device, benchmark)
-    extra: dict = {"predicted": predicted}
+    extra = {}
     if adapted.sampler is not None and cfg.eval_rank == "full":  # what the official evaluation would report
         adapted.sampler.eval_rank = "random"
         adapted.sampler.reseed(cfg.seed + 2)
         extra["test_random_rank"] = evaluate(adapted.model, loader, multilabel, device, benchmark)
         adapted.sampler.eval_rank = "full"
-    return test, extra
+    return test, predicted, extra
 
 
 @torch.no_grad()
@@ -317,8 +317,9 @@ def train(
         raise SrLoraError(f"{cfg.method}: no epoch could be selected; train for more epochs")
     test_last, predicted_last, labels = evaluate_predictions(adapted.model, loaders["test"], task.multilabel, device,
                                                              task.benchmark)  # the last epoch's  # fmt: skip
-    test, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device, task.benchmark)
-    predictions = encode_predictions(extra.pop("predicted"), predicted_last, labels)
+    test, predicted, extra = _test_selected(adapted, best_state, cfg, loaders["test"], task.multilabel, device,
+                                            task.benchmark)  # fmt: skip
+    predictions = encode_predictions(predicted, predicted_last, labels)
     ranks = adapted.ranks()
     peak, peak_kind = _peak_memory(device)
     record = {
