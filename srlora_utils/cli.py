@@ -16,6 +16,7 @@ from typing import Any, NoReturn, cast
 
 import pandas as pd
 
+from .checks import OPTION_BOUNDS, RUN_BOUNDS, Bound
 from .core.allocation import RULES, allocate_ranks, lora_parameter_count, rank_table
 from .core.profile import TARGETS
 from .core.spectral import ESTIMATORS
@@ -43,7 +44,22 @@ def profile_for(backbone: str | None, target: str, estimator: str = "exact") -> 
     return spectral_profile(model, cast(Any, target), estimator=cast(Any, estimator))
 
 
+def _check_allocate(args: argparse.Namespace) -> None:
+    """``srlora allocate``'s combinations and outputs, before any backbone is read."""
+    from .outputs import check_output_file, check_output_folder
+
+    if args.budget is not None and args.rule != "budget":
+        raise SrLoraError(f"--budget applies to --rule budget, not --rule {args.rule}: add --rule budget or drop it")
+    if args.r_max is not None and args.r_max < args.r_min:
+        raise SrLoraError(f"--r-max {args.r_max} is below --r-min {args.r_min}: raise --r-max or lower --r-min")
+    if args.json:
+        check_output_file(args.json, "--json file")
+    if args.lora_config:
+        check_output_folder(args.lora_config, "--lora-config folder")
+
+
 def _allocate(args: argparse.Namespace) -> int:
+    _check_allocate(args)
     args.estimator = args.estimator or ("fast" if args.checkpoint else "exact")
     args.target = args.target or ("all_linear" if args.checkpoint else "official")
     if args.checkpoint:
@@ -115,8 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write synthetic MedFMC, VTAB-1k, MedMNIST, EuroSAT and Fashion-MNIST data in the official "
         "layouts (SRLORA_DATA=FOLDER then runs the tutorial and paper presets on them)",
     )
-    f.add_argument("folder", help="data folder to write MedFMC/, VTAB-1k/, medmnist/, eurosat/ and fashion-mnist/ into")
-    f.add_argument("--size", type=int, default=32, help="image size in px of MedFMC, VTAB-1k and EuroSAT (32)")
+    f.add_argument(
+        "folder", type=_path, help="data folder to write MedFMC/, VTAB-1k/, medmnist/, eurosat/ and fashion-mnist/ into"
+    )
+    f.add_argument("--size", type=_number(OPTION_BOUNDS["size"]), default=32,
+                   help="image size in px of MedFMC, VTAB-1k and EuroSAT (32)")  # fmt: skip
     f.set_defaults(func=_fixtures)
 
     b = sub.add_parser("check-backbone", help="which timm checkpoint reproduces the official ViT-B/16 rank list")
@@ -132,20 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_gap(sub) -> None:
     g = sub.add_parser("gap", help="measure the gap ladder's domain gaps (raw-pixel minus frozen-feature 5-NN)")
     g.add_argument("tasks", nargs="*", help="ladder tasks (default: all 8, ladder:<digits|fashion>:<rung>)")
-    g.add_argument("--out", help="write the gap records here (JSON, atomically), e.g. results/gap-ladder/gaps.json")
+    g.add_argument(
+        "--out", type=_path, help="write the gap records here (JSON, atomically), e.g. results/gap-ladder/gaps.json"
+    )
     g.add_argument(
         "--backbone", default=None, help=f"backbone whose frozen features are read (default: {OFFLINE_BACKBONE})"
     )
     g.set_defaults(func=_gap)
     d = sub.add_parser("fetch", help="download a dataset the offline lessons read (needs a network)")
     d.add_argument("dataset", choices=["fashion-mnist"], help="fashion-mnist: the gap ladder's second label source")
-    d.add_argument("--dest", default=None, help="folder to write it to (default: data/fashion-mnist)")
+    d.add_argument("--dest", type=_path, default=None, help="folder to write it to (default: data/fashion-mnist)")
     d.set_defaults(func=_fetch)
 
 
 def _gap(args: argparse.Namespace) -> int:
     from .data.gap_ladder import ladder_tasks
     from .experiments.domain_gap import measure_gaps
+    from .outputs import check_output_file
+
+    if args.out:
+        check_output_file(args.out, "--out file")
 
     for r in measure_gaps(args.tasks or ladder_tasks(), args.out, args.backbone):
         print(f"{r['task']:<26} raw-pixel 5-NN {r['raw_knn']:6.2f}%  frozen-feature 5-NN {r['feature_knn']:6.2f}%  "
@@ -157,6 +182,10 @@ def _gap(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     from .data.fashion_mnist import fetch_fashion_mnist
+    from .outputs import check_output_folder
+
+    if args.dest:
+        check_output_folder(args.dest, "--dest folder")
 
     print(f"Fashion-MNIST: {fetch_fashion_mnist(args.dest)}")
     return 0
@@ -176,10 +205,14 @@ def _add_allocate(sub) -> None:
                    "matrix at a time (instead of --backbone)")  # fmt: skip
     p.add_argument("--targets", dest="target", help=argparse.SUPPRESS)  # the old spelling of --target
     p.add_argument("--rule", choices=RULES, default="paper", help="rank rule (default: paper)")
-    p.add_argument("--r", type=int, default=8, help="uniform rank, and the reference for the default budget (8)")
-    p.add_argument("--budget", type=int, default=None, help="LoRA parameter budget for --rule budget")
-    p.add_argument("--r-min", type=int, default=1, help="smallest rank for --rule budget (1)")
-    p.add_argument("--r-max", type=int, default=None, help="largest rank (default: the matrix size)")
+    p.add_argument("--r", type=_number(RUN_BOUNDS["r"]), default=8,
+                   help="uniform rank, and the reference for the default budget (8)")  # fmt: skip
+    p.add_argument("--budget", type=_number(OPTION_BOUNDS["budget"]), default=None,
+                   help="LoRA parameter budget for --rule budget")  # fmt: skip
+    p.add_argument("--r-min", type=_number(OPTION_BOUNDS["r_min"]), default=1,
+                   help="smallest rank for --rule budget (1)")  # fmt: skip
+    p.add_argument("--r-max", type=_number(OPTION_BOUNDS["r_max"]), default=None,
+                   help="largest rank (default: the matrix size)")  # fmt: skip
     p.add_argument(
         "--estimator",
         choices=ESTIMATORS,
@@ -188,8 +221,9 @@ def _add_allocate(sub) -> None:
         "official (the script's float32 arithmetic); default exact, fast with --checkpoint",
     )
     p.add_argument("--method", choices=ESTIMATORS, dest="estimator", help=argparse.SUPPRESS)  # the old spelling
-    p.add_argument("--lora-config", default=None, metavar="DIR", help="also save the peft.LoraConfig to DIR")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the allocation as JSON")
+    p.add_argument("--lora-config", type=_path, default=None, metavar="DIR",
+                   help="also save the peft.LoraConfig to DIR")  # fmt: skip
+    p.add_argument("--json", type=_path, default=None, metavar="FILE", help="also write the allocation as JSON")
     p.set_defaults(func=_allocate)
 
 
@@ -206,7 +240,8 @@ def _add_train(sub) -> None:
     for f in dataclasses.fields(TrainConfig):  # one option per field, with TrainConfig's default: no default twice
         t.add_argument(f"--{f.name.replace('_', '-')}", type=_field_type(f), default=f.default,
                        choices=choices.get(f.name), help=f"{FIELD_HELP[f.name]} (default: {f.default})")  # fmt: skip
-    t.add_argument("--records", default="results/runs.jsonl", help="JSON-lines file the record is appended to")
+    t.add_argument("--records", type=_path, default="results/runs.jsonl",
+                   help="JSON-lines file the record is appended to")  # fmt: skip
     t.add_argument("--force", action="store_true", help="run again even if the record exists")
     t.set_defaults(func=_train)
 
@@ -214,8 +249,9 @@ def _add_train(sub) -> None:
 def _add_tune(sub) -> None:
     u = sub.add_parser("tune", help="run a tuned protocol: selection, edge rule, confirmation (resumes from records)")
     u.add_argument("grid", help="a .toml grid file with a [tuning] table (grids/tuned-study.toml)")
-    u.add_argument("--records", required=True, help="a .jsonl file; recorded runs are skipped")
-    u.add_argument("--jobs", type=int, default=1, help="local processes sharing one queue (default 1)")
+    u.add_argument("--records", type=_path, required=True, help="a .jsonl file; recorded runs are skipped")
+    u.add_argument("--jobs", type=_number(OPTION_BOUNDS["jobs"]), default=1,
+                   help="local processes sharing one queue (default 1)")  # fmt: skip
     u.add_argument("--dry-run", action="store_true", help="list the chosen settings and the runs left; train nothing")
     u.set_defaults(func=_tune)
 
@@ -246,27 +282,29 @@ def _add_sweep(sub) -> None:
     w = sub.add_parser("sweep", help="run a preset's or a grid file's runs (resumes from its records)")
     w.add_argument("grid", help="a .toml grid file, or domain:preset (reproduction:paper, medical:paper, ...)")
     w.add_argument(
-        "--records", default="results/runs.jsonl",
+        "--records", type=_path, default="results/runs.jsonl",
         help="a .jsonl file (one machine) or a directory (clusters, network file systems); recorded runs are skipped",
     )  # fmt: skip
     w.add_argument(
         "--shard", default=None, metavar="I/N",
         help="run every N-th run from the I-th (0-based); default: from torchrun or a SLURM array, else all",
     )  # fmt: skip
-    w.add_argument("--workers", type=int, default=None, help="data-loading processes per run (default: the grid's)")
+    w.add_argument("--workers", type=_number(RUN_BOUNDS["workers"]), default=None,
+                   help="data-loading processes per run (default: the grid's)")  # fmt: skip
     w.add_argument(
-        "--jobs", type=int, default=1,
+        "--jobs", type=_number(OPTION_BOUNDS["jobs"]), default=1,
         help="local worker processes taking the grid's runs from one queue (cores/N threads each); on a 2-core CPU, "
              "--jobs 2 trains about 1.4x more runs per hour than one process",
     )  # fmt: skip
     w.add_argument("--dry-run", action="store_true", help="list the runs and how many are done; train nothing")
     w.add_argument("--tiny", action="store_true", help="CI size: offline backbone, 28 px, 1 epoch, 2 splits")
     w.add_argument("--backbone", default=None)
-    w.add_argument("--img-size", type=int, default=None)
-    w.add_argument("--epochs", type=int, default=None)
-    w.add_argument("--shots", type=int, nargs="+", default=None)
-    w.add_argument("--exps", type=int, nargs="+", default=None, help="MedFMC splits (default: the grid's)")
-    w.add_argument("--seeds", type=int, nargs="+", default=None)
+    w.add_argument("--img-size", type=_number(RUN_BOUNDS["img_size"]), default=None)
+    w.add_argument("--epochs", type=_number(RUN_BOUNDS["epochs"]), default=None)
+    w.add_argument("--shots", type=_number(RUN_BOUNDS["shots"]), nargs="+", default=None)
+    w.add_argument("--exps", type=_number(RUN_BOUNDS["exp"]), nargs="+", default=None,
+                   help="MedFMC splits (default: the grid's)")  # fmt: skip
+    w.add_argument("--seeds", type=_number(RUN_BOUNDS["seed"]), nargs="+", default=None)
     w.add_argument("--methods", nargs="+", choices=METHODS, default=None)
     w.add_argument("--device", default=None)
     w.set_defaults(func=_sweep)
@@ -275,7 +313,7 @@ def _add_sweep(sub) -> None:
 def _add_lessons(sub) -> None:
     le = sub.add_parser("lessons", help="copy the lesson notebooks into a course folder (and turn off JupyterLab's "
                         "news pop-up)")  # fmt: skip
-    le.add_argument("folder", help="where to copy them (created if needed), e.g. my-course")
+    le.add_argument("folder", type=_path, help="where to copy them (created if needed), e.g. my-course")
     le.add_argument("--force", action="store_true", help="overwrite lesson files already in the folder")
     le.set_defaults(func=_lessons)
 
@@ -309,24 +347,27 @@ def _quiet_jupyterlab() -> None:
 def _add_course(sub) -> None:
     s = sub.add_parser("student", help="the student release of the lessons (solutions and hidden checks removed, "
                        "grader.check cells in) and each lesson's autograder zip, built with otter-grader")  # fmt: skip
-    s.add_argument("--out", default="build", help="folder for student/ and autograder/ (default: build)")
+    s.add_argument("--out", type=_path, default="build", help="folder for student/ and autograder/ (default: build)")
     s.add_argument("lessons", nargs="*", metavar="LESSON", help="executed lesson notebooks (default: every lesson)")
     s.set_defaults(func=_student)
     g = sub.add_parser("grade", help="grade a folder of submitted notebooks with a lesson's autograder zip")
     g.add_argument("autograder", help="the lesson's zip from `srlora student` (build/autograder/NAME-autograder.zip)")
     g.add_argument("folder", help="a folder holding one submitted .ipynb per student")
-    g.add_argument("--out", default=None, metavar="CSV", help="also write the scores as CSV (written atomically)")
+    g.add_argument("--out", type=_path, default=None, metavar="CSV",
+                   help="also write the scores as CSV (written atomically)")  # fmt: skip
     g.set_defaults(func=_grade)
 
 
 def _student(args: argparse.Namespace) -> int:
     from .course.student import build_release
     from .data.shipped import LESSONS, shipped_path
+    from .outputs import check_output_folder
 
     lessons = [Path(p) for p in args.lessons] or sorted(shipped_path(LESSONS).glob("[0-9][0-9]_*.ipynb"))
     missing = [str(p) for p in lessons if not p.is_file()]
     if missing:
         raise SrLoraError(f"no such lesson notebook: {', '.join(missing)}")
+    check_output_folder(args.out, "--out folder")
     for lesson in lessons:
         release = build_release(lesson, args.out)
         print(f"{lesson.stem}: {release.student} ({release.points} points), {release.autograder}")
@@ -336,7 +377,11 @@ def _student(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .course.grading import grade_folder
+    from .outputs import check_output_file
     from .training.records import write_text_atomic
+
+    if args.out:
+        check_output_file(args.out, "--out file")
 
     table = pd.DataFrame(grade_folder(args.folder, args.autograder))
     print(table.to_string(index=False))
@@ -466,6 +511,9 @@ def _check_backbone(args: argparse.Namespace) -> int:
 
 def _fixtures(args: argparse.Namespace) -> int:
     from .data.fixtures import write_fixtures
+    from .outputs import check_output_folder
+
+    check_output_folder(args.folder, "fixtures folder")
 
     paths = write_fixtures(args.folder, size=args.size)
     print(f"synthetic fixtures (not data, not results): {', '.join(map(str, paths.values()))}")
@@ -487,9 +535,42 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _field_type(field: dataclasses.Field) -> Callable[[str], object]:
-    """The command-line type of a TrainConfig field (its annotation without ``| None``)."""
-    types: dict[str, Callable[[str], object]] = {"int": int, "float": float, "str": str, "bool": _yes_no}
+    """The command-line type of a TrainConfig field: its range (:data:`~srlora_utils.checks.RUN_BOUNDS`) for a
+    number, true/false for a flag, else text."""
+    if field.name in RUN_BOUNDS:
+        return _number(RUN_BOUNDS[field.name])
+    types: dict[str, Callable[[str], object]] = {"str": _text, "bool": _yes_no}
     return types[str(field.type).removesuffix(" | None")]
+
+
+def _number(bound: Bound) -> Callable[[str], int | float]:
+    """An option's type that reads a number and checks its range (argparse prints the refusal in one line)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            return bound.parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.bound = bound  # type: ignore[attr-defined]  # what the option accepts, for the docs and the fuzzing test
+    return parse
+
+
+def _text(text: str) -> str:
+    """A name option's value: not empty, no NUL byte (names are checked against their choices later)."""
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name: give a non-empty name")
+    return text
+
+
+def _path(text: str) -> str:
+    """A file or folder option's value: not empty and without a NUL byte (whether it can be written is checked
+    before any work, :mod:`srlora_utils.outputs`)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a NUL byte: name a file or folder")
+    return text
 
 
 def _yes_no(text: str) -> bool:

@@ -32,7 +32,7 @@ def test_allocate_paper_rule_on_fused_target(capsys):
     "argv, message",
     [
         (["allocate", "--rule", "magic"], "invalid choice: 'magic'"),
-        (["allocate", "--r", "eight"], "invalid int value"),
+        (["allocate", "--r", "eight"], "'eight' is not a whole number"),
         (["allocate", "--rule", "budget", "--budget", "10"], "budget of 10 LoRA parameters is too small"),
         (["allocate", "--backbone", "vit_nope"], "unknown backbone 'vit_nope'"),
         (["allocate", "--target", "everything"], "--target 'everything' is not a target of a backbone"),

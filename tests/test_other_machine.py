@@ -12,7 +12,6 @@ design."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,24 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from srlora_utils.experiments.machine_check import OTHER_MACHINE, other_machine_env  # noqa: F401  (one definition)
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-#: The second machine: every setting that decides which floating-point kernels run, and in which order they add.
-OTHER_MACHINE = {
-    "ATEN_CPU_CAPABILITY": "default",
-    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
-    "ONEDNN_MAX_CPU_ISA": "SSE41",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-}
-
-
-def other_machine_env() -> dict[str, str]:
-    """This process's environment as the second machine sees it: :data:`OTHER_MACHINE` on top, and no data folder set
-    (as on a student's computer). Everything else stays, ``SRLORA_CHECK_FIGURES=1`` (``make test``) among it: the
-    lessons' figures are checked there too."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SRLORA_DATA", "PYTEST_XDIST_WORKER")}
-    return {**env, **OTHER_MACHINE, "PYTHONHASHSEED": "1"}  # another hash order too
 
 
 def test_the_other_machine_is_another_numerical_environment():

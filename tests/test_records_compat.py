@@ -78,7 +78,8 @@ def test_each_field_that_defines_a_run_enters_its_key(name):
     base = TrainConfig()
     value = getattr(base, name)
     other = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v + 0.5, str: lambda v: f"{v}x"}
-    changed = other[type(value)](value) if type(value) in other else 7  # None (exp, backbone, lr, root): a value
+    set_one = {"exp": 2, "lr": 7e-3}  # None (exp, backbone, lr, root): a value
+    changed = other[type(value)](value) if type(value) in other else set_one.get(name, "elsewhere")
     assert config_key(dataclasses.replace(base, **{name: changed})) != config_key(base)
     assert config_key(dataclasses.replace(base, device="cuda:3")) == config_key(base)
 

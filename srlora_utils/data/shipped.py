@@ -117,6 +117,9 @@ def copy_lessons(folder: str | os.PathLike, force: bool = False) -> list[Path]:
     if target.exists() and not target.is_dir():
         raise SrLoraError(f"{target} is a file, not a folder: name a folder to copy the lessons into")
     places = [p.relative_to(source) for p in files]
+    from ..outputs import check_output_folder  # outputs imports this module
+
+    check_output_folder(target, "lessons folder")
     taken = [str(rel) for rel in places if (target / rel).exists()]
     if taken and not force:
         raise SrLoraError(

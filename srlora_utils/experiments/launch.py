@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SrLoraError
+from ..outputs import check_records
 from ..training.config import TrainConfig
 
 
@@ -111,6 +112,11 @@ def run_queue(
 
     if jobs < 1:
         raise SrLoraError(f"--jobs {jobs}: use 1 or more local jobs")
+    check_records(records)  # before the first run: no worker trains for a records location it cannot write
+    from ..training.run import check_config
+
+    for cfg in plan():  # the runs known now, names and combinations checked before the first one trains
+        check_config(cfg)
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch thread pools
     threads = local_threads(jobs)
     running: dict[Future, str] = {}

@@ -11,9 +11,10 @@ from tqdm.auto import tqdm
 
 from ..data.shipped import display_path, writable_records
 from ..errors import SrLoraError
+from ..outputs import check_records
 from ..training.config import TrainConfig, config_key
 from ..training.records import read_records
-from ..training.run import train
+from ..training.run import check_config, train
 
 
 def sweep_configs(
@@ -63,6 +64,9 @@ def run_configs(
     if records:  # the installed package's shipped copy is read, never written: new runs go under this folder
         installed, written = writable_records(records)
         records = str(written) if installed is not None else records
+        check_records(records)  # before the first run: a sweep never trains for nothing
+    for cfg in configs:  # every run's names and combinations, before the first one trains
+        check_config(cfg)
     for where in (shipped, installed, records):  # read once, not once per run
         if where:
             sources.append((str(where), {r["key"]: r for r in read_records(where) if isinstance(r.get("key"), str)}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..checks import check_run_values
 from ..errors import SrLoraError
 from .records import run_key
 
@@ -43,6 +44,11 @@ class TrainConfig:
     root: str | None = None
     workers: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        """Refuse a wrong type or range at once, in one line (:mod:`srlora_utils.checks`): a notebook, the Python API
+        and the command line get the same message before any work."""
+        check_run_values({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     def resolved_lr(self) -> float:
         """The learning rate: ``lr``, or the method's official one when ``lr`` is None."""

@@ -146,10 +146,13 @@ def read_records(path: str | os.PathLike) -> list[dict]:
     file and line.
     """
     path = Path(path)
-    if path.is_dir():
-        return _read_directory(path)
-    if not path.is_file():
-        return []
+    try:
+        if path.is_dir():
+            return _read_directory(path)
+        if not path.is_file():
+            return []
+    except OSError as err:  # a name too long for the file system
+        raise SrLoraError(f"records {str(path)[:80]!r} cannot be read ({err.strerror or type(err).__name__})") from None
     try:
         data = path.read_bytes()
     except OSError as err:

@@ -19,16 +19,17 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 
+from ..checks import check_run_names
 from ..core.allocation import lora_parameter_count
 from ..data.fewshot import FewShotTask
-from ..data.tasks import check_exp, load_task, task_options
+from ..data.tasks import load_task, task_options
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
-from ..models.normalization import NORMALIZATIONS, resolve_normalization
+from ..models.normalization import resolve_normalization
+from ..outputs import check_records
 from .config import TrainConfig, config_key
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import PERFECT, classification_metrics, selection_metric
-from .nested import EVAL_RANKS
 from .predictions import encode_predictions
 from .records import append_record, find_record
 
@@ -91,20 +92,10 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _check(cfg: TrainConfig) -> None:
-    get_spec(cfg.method)
-    check_exp(cfg.task, cfg.exp)
-    task_options(cfg.task, cfg.medmnist_size)
-    if cfg.normalize not in NORMALIZATIONS:
-        raise SrLoraError(f"unknown normalize {cfg.normalize!r}: use one of {', '.join(NORMALIZATIONS)}")
-    if cfg.eval_rank not in EVAL_RANKS:
-        raise SrLoraError(f"unknown eval_rank {cfg.eval_rank!r}: use one of {', '.join(EVAL_RANKS)}")
-    if cfg.eval_rank == "random" and not get_spec(cfg.method).nested:
-        raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {cfg.method!r}")
-    if cfg.workers < 0:
-        raise SrLoraError(f"workers={cfg.workers} must be 0 or more")
-    if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise SrLoraError(f"epochs={cfg.epochs} and batch_size={cfg.batch_size} must be at least 1")
+def check_config(cfg: TrainConfig) -> None:
+    """Every value of ``cfg`` (types and ranges when it was made; here names and combinations), in one line."""
+    check_run_names({f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)})
+    resolve_normalization(cfg.normalize, cfg.backbone)  # a backbone whose input statistics cannot be told
 
 
 def _fit(
@@ -280,7 +271,9 @@ def train(
     training again, unless ``force``. ``progress``: a bar over epochs with the loss and validation metric.
     ``stop_at_perfect_val``: skip the epochs after validation reaches 100% (they cannot change the selected model
     or any test number; the record's ``stopped_at_epoch`` says where training ended, None for the whole schedule)."""
-    _check(cfg)
+    check_config(cfg)
+    if records:  # before any work: a result is never trained and then lost to a folder that cannot be written
+        check_records(records)
     config = dataclasses.asdict(cfg)
     key = config_key(cfg)
     if records and not force:
