@@ -55,8 +55,11 @@ from IPython.display import display
 
 from srlora_utils import show_examples, use_data_dir
 from srlora_utils.analysis import allocation_summary, run_study
+from srlora_utils.checks import check_parameters
 from srlora_utils.experiments import lesson_records, notebook_settings
 
+check_parameters(preset=preset, task=task, shots=shots, seeds=seeds, methods=methods, epochs=epochs,
+                 img_size=img_size, backbone=backbone, records=records, rerun=rerun, data_root=data_root)
 pd.set_option("display.precision", 1)
 use_data_dir(data_root)  # where VTAB-1k/ and eurosat/ are read
 settings = notebook_settings("remote_sensing", preset, task=task, shots=shots, seeds=seeds, methods=methods,

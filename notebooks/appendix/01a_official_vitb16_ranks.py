@@ -33,8 +33,10 @@ import pandas as pd
 
 import srlora_utils as S
 from srlora_utils import Reading
+from srlora_utils.checks import check_parameters
 from srlora_utils.core import OFFICIAL_VITB16_RANKS, official_vitb16_shapes
 
+check_parameters(backbone=backbone)
 pd.set_option("display.precision", 2)
 profile = S.spectral_profile(S.load_backbone(backbone), "all_linear")  # lesson 01's profile
 

@@ -35,8 +35,10 @@ import pandas as pd
 
 import srlora_utils as S
 from srlora_utils import Reading, allocation_experiment, experiment_reading, plot_allocation_experiment
+from srlora_utils.checks import check_parameters
 from srlora_utils.core import official_vitb16_ranks, official_vitb16_shapes
 
+check_parameters(backbone=backbone, target=target, r=r)
 pd.set_option("display.max_rows", 20)
 # lesson 02's profile and parameter counts: the paper's rule and uniform LoRA on this backbone, and on ViT-B/16
 fused = ("qkv", "all_linear")
