@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml
 # time (one thread per library each), in an order that keeps both jobs busy to the end (longest first, measured);
 # a notebook missing from the order runs last. Each prints one line, its time, when it ends, and a last line sums up.
 NOTEBOOK_JOBS ?= 2
-ORDER := 03 06 appendix/05d 07 02 appendix/05c 04 01 appendix/05b appendix/05a 00 appendix/02a appendix/01a 05
+ORDER := 03 06 appendix/05d 07 02 appendix/05c 04 01 appendix/05b appendix/05a appendix/r2 00 appendix/02a appendix/01a 05
 ORDERED := $(foreach n,$(ORDER),$(filter notebooks/$(n)_%,$(NOTEBOOKS) $(APPENDIX)))
 notebooks: setup
 	@mkdir -p $(OUT)/appendix

@@ -194,3 +194,31 @@ def test_a_stored_run_of_the_second_registration_trains_again_within_one_image()
     if stored is None:
         pytest.fail("the positive control has no LFW run recorded: run `make registration-2`")
     retrain_stored_run(study.settings, list(study.records.values()), stored)
+
+
+def test_busy_wall_time_counts_overlaps_once_and_pauses_not_at_all():
+    from srlora_utils.analysis.registration2 import Registration2, Study, compute_table
+
+    def run(key: str, end: str, seconds: float) -> dict:
+        return {"key": key, "finished_at": f"2026-12-07T{end}+00:00", "total_s": seconds}
+
+    # two runs side by side (10:00-10:10 and 10:05-10:15), a pause, one more (12:00-12:10): busy 25 min, summed 30
+    own = [run("a", "10:10:00", 600), run("b", "10:15:00", 600), run("c", "12:10:00", 600)]
+    studies = {name: Study({}, {}) for name in ("positive-control", "adalora-scripts", "long-schedule",
+                                                "ladder-rungs")}  # fmt: skip
+    studies["selection-pool"] = Study({}, {r["key"]: r for r in own})
+    table = compute_table(Registration2(studies, {}, [], own))
+    assert table.loc["all parts", "busy wall time (h)"] == pytest.approx(25 / 60)
+    assert table.loc["all parts", "summed run time (h)"] == pytest.approx(30 / 60)
+    assert table.loc["selection-pool", "runs"] == 3 and table.loc["long-schedule", "runs"] == 0
+
+
+def test_the_official_protocol_is_said_to_have_no_last_epoch_reading_with_its_counts():
+    from srlora_utils.analysis.registration2 import read_official_last_epoch
+    from srlora_utils.data.shipped import shipped_path
+    from srlora_utils.training.records import read_records
+
+    runs = read_records(shipped_path("results/baseline-study/records.jsonl"))
+    stopped = sum(r.get("stopped_at_epoch") is not None for r in runs)
+    text = str(read_official_last_epoch())
+    assert f"{len(runs)} runs" in text and f"{stopped} stopped early" in text

@@ -709,3 +709,18 @@ def read_answer(reg: Registration2, link: str = "appendix/r2_second_registration
     lines.append(f"Caveats:{gross} LFW cannot get a larger validation pool; and stand-in images on a small backbone "
                  "at 56 px say nothing about medical or remote-sensing images.")  # fmt: skip
     return Reading(" ".join(lines))
+
+
+def read_official_last_epoch(records: str = "results/baseline-study/records.jsonl") -> Reading:
+    """Why the official protocol has no last-epoch reading, from its records: how many carry a last-epoch test score
+    and how many stopped early at perfect validation (the epochs after it were never trained)."""
+    from ..training.records import read_records
+
+    runs = read_records(shipped_path(records))
+    last = sum("test_last" in r for r in runs)
+    stopped = sum(r.get("stopped_at_epoch") is not None for r in runs)
+    return Reading(
+        f"The official protocol's {len(runs)} runs cannot be read this way: {last} of them store a "
+        f"last-epoch test score, and {stopped} stopped early at perfect validation, so their last epochs "
+        "were never trained. They are not re-run here; the tuned protocol's and the ladder's are read."
+    )
