@@ -54,8 +54,11 @@ from srlora_utils import plot_comparisons, use_data_dir
 from srlora_utils.analysis import (Reading, StudyDesign, comparison_table, load_protocols, official_scaling,
                                    paired_differences, protocol_table, read_design, read_question,
                                    read_shared_setting, selection_curves, study_files)
+from srlora_utils.analysis.registration2 import load_registration2, read_answer
+from srlora_utils.checks import check_parameters
 from srlora_utils.experiments import grid_configs, grid_settings, run_configs, summary_table
 
+check_parameters(preset=preset, records=records, rerun=rerun, tiny=tiny, epochs=epochs, data_root=data_root)
 pd.set_option("display.precision", 2)
 use_data_dir(data_root)  # the tutorial and paper presets read their data there
 grid, records = study_files(preset, records, rerun)
@@ -223,6 +226,14 @@ Reading(f"Across all the questions, {int(read_both['changed'].sum())} of the {le
 # * **A changed verdict is not a changed estimate.** Verdicts are categories with edges: a difference that moves a little, or an interval that narrows on a larger test set, can cross from "not resolved" to "equivalent" while the estimate barely moves. Read the intervals, not only the colours.
 # * **The intervals hold the test set fixed.** They vary the seeds (training images, initialisation, order), not the test images. LFW's test set has 100 images, so one image is one point: a sampling error of its own that no number of seeds removes.
 # * **Neither protocol overrules the other.** The official one says what the paper's recipe gives; the tuned one what each method gives at the setting validation picks for it, with validation sets this small.
+
+# %% [markdown]
+# ## 7. A second registration
+#
+# A reviewer would ask first whether this set-up can see an allocation effect at all, and whether validation sets of 10-18 images can tell candidate settings apart. A second registration, committed before its runs, asks those questions with a positive control (allocations built to hurt), a 240-patch validation pool, a 3x schedule and AdaLoRA as its authors' scripts run it; [appendix r2](appendix/r2_second_registration.ipynb) reads every part. Its answer, generated from its records:
+
+# %% jupyter={"source_hidden": true} tags=["hide-input"]
+read_answer(load_registration2())
 
 # %% [markdown]
 # ## Takeaways
