@@ -157,7 +157,7 @@ clean:
 	rm -rf build
 
 # The second registration (issue 36, grids/registration-2/README.md): five tuned grids in order, two local jobs each,
-# then part 6 (20 drawn runs trained again in another numerical environment, srlora_utils/experiments/machine_check.py),
+# then part 6 (20 drawn runs trained again in another numerical environment, srlora_utils/analysis/machine_check.py),
 # into results/registration-2/ (resumes from the records; `srlora tune <grid> --records <file> --dry-run` counts).
 REGISTRATION2 := positive-control adalora-scripts selection-pool long-schedule ladder-rungs
 registration-2: setup
@@ -166,5 +166,5 @@ registration-2: setup
 	  $(VENV)/bin/srlora tune grids/registration-2/$$part.toml --records results/registration-2/$$part.jsonl \
 	    --jobs 2 || exit 1; \
 	done
-	$(PY) -c "from srlora_utils.experiments.machine_check import retrain_drawn_runs as r; \
+	$(PY) -c "from srlora_utils.analysis.machine_check import retrain_drawn_runs as r; \
 	  r('results/registration-2/other-machine.jsonl')"

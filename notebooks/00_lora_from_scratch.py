@@ -50,7 +50,7 @@ from torch import nn
 import srlora_utils as S  # first: it quiets a tqdm warning that peft's import would print
 import peft
 from srlora_utils import Reading
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 
 check_parameters(seed=seed, rank=rank, alpha=alpha)
 pd.set_option("display.precision", 2)

@@ -50,7 +50,7 @@ import torch
 
 import srlora_utils as S
 from srlora_utils import Reading, plot_profile, plot_spectra
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.core import marchenko_pastur_stable_rank, random_matrix_check
 
 check_parameters(backbone=backbone, seed=seed, random_size=random_size)

@@ -57,7 +57,7 @@ import torch
 import srlora_utils as S  # first: it quiets a tqdm warning that peft's import would print
 import peft
 from srlora_utils import Reading, plot_rank_allocation
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.core import discordant_pairs, official_vitb16_ranks, official_vitb16_shapes
 
 check_parameters(backbone=backbone, target=target, r=r, r_min=r_min)

@@ -59,7 +59,7 @@ import srlora_utils as S
 from srlora_utils import plot_rank_allocation, plot_results, plot_training_curves, show_examples, use_data_dir
 from srlora_utils.analysis import (adaptation_gain, allocation_summary, cost_table, rank_allocations, read_gain,
                                    read_ranking)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import (base_config, baseline_table, example_task, first_repeat, lesson_records,
                                       notebook_settings, recheck, run_sweep, summary_table, task_exps)
 

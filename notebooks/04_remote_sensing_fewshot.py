@@ -55,7 +55,7 @@ from IPython.display import display
 
 from srlora_utils import show_examples, use_data_dir
 from srlora_utils.analysis import allocation_summary, run_study
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import lesson_records, notebook_settings
 
 check_parameters(preset=preset, task=task, shots=shots, seeds=seeds, methods=methods, epochs=epochs,

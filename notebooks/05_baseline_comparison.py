@@ -54,8 +54,8 @@ from srlora_utils import plot_comparisons, use_data_dir
 from srlora_utils.analysis import (Reading, StudyDesign, comparison_table, load_protocols, official_scaling,
                                    paired_differences, protocol_table, read_design, read_question,
                                    read_shared_setting, selection_curves, study_files)
-from srlora_utils.analysis.registration2 import load_registration2, read_answer
-from srlora_utils.checks import check_parameters
+from srlora_utils.analysis import load_registration2, read_answer
+from srlora_utils import check_parameters
 from srlora_utils.experiments import grid_configs, grid_settings, run_configs, summary_table
 
 check_parameters(preset=preset, records=records, rerun=rerun, tiny=tiny, epochs=epochs, data_root=data_root)

@@ -65,7 +65,7 @@ import pandas as pd
 from srlora_utils import SrLoraError, use_data_dir, use_fixture_data, work_dir
 from srlora_utils.analysis import (compute_plan, data_check, format_report, grid_commands, measure_step,
                                    plot_medfmc_auc, protocol_differences, read_fixture_results)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import (base_config, grid_configs, grid_settings, grid_tasks, lesson_records, recheck,
                                       run_configs)
 

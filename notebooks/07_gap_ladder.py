@@ -55,8 +55,8 @@ from IPython.display import Markdown
 
 from srlora_utils import load_task, plot_gap_slope, show_ladder, use_data_dir
 from srlora_utils.analysis import gap_slope, leverage_table, load_ladder, read_framing, read_q6, rung_table
-from srlora_utils.analysis.registration2 import load_registration2, q6_table, read_q6_rungs
-from srlora_utils.checks import check_parameters
+from srlora_utils.analysis import load_registration2, q6_table, read_q6_rungs
+from srlora_utils import check_parameters
 from srlora_utils.experiments import GAP_DEFINITION, measure_gap
 
 check_parameters(records=records, gaps=gaps, check_gap=check_gap, data_root=data_root)

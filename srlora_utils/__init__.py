@@ -43,6 +43,7 @@ _LAZY = {
     "load_task": "data.tasks",
     **{name: "data.gap_ladder" for name in ("draw_rung", "shuffle_tiles", "source_images")},
     "use_fixture_data": "data.fixtures",
+    "check_parameters": "experiments.parameters",
     "use_data_dir": "data.paths",
     "work_dir": "data.shipped",
     "display_path": "data.shipped",

@@ -1,7 +1,9 @@
 """What values the kit accepts: each number's type and range (:class:`Bound`), stated once and used by the run's
 config (:class:`~srlora_utils.training.config.TrainConfig`), the command line's options and the lessons' parameters,
 so that all three refuse a bad value in the same one line, before any work. ``docs/checks.md`` lists them (a test
-compares it with :func:`checks_table`). Imports nothing heavy."""
+compares it with :func:`srlora_utils.cli.checks_table`). Imports nothing but the errors: names and combinations are
+checked in :func:`srlora_utils.training.run.check_config`, the lessons' parameters in
+:mod:`srlora_utils.experiments.parameters`."""
 
 from __future__ import annotations
 
@@ -125,7 +127,7 @@ OPTION_BOUNDS: dict[str, Bound] = {
 
 def check_run_values(values: dict[str, object]) -> None:
     """One-line :class:`SrLoraError` for the first field of a run's ``values`` (TrainConfig's fields by name) whose
-    type or range is wrong; names are checked by :func:`check_run_names`."""
+    type or range is wrong; names are checked by :func:`srlora_utils.training.run.check_run_names`."""
     for name, value in values.items():
         if value is None and name in RUN_OPTIONAL:
             continue
@@ -147,184 +149,3 @@ def patch_size(backbone: str | None) -> int | None:
         return OFFLINE_PATCH
     found = re.search(r"patch(\d+)", str(backbone))
     return int(found.group(1)) if found else None
-
-
-def check_run_names(values: dict[str, object]) -> None:
-    """One-line :class:`SrLoraError` for a run's names and combinations: method, task, augmentation, normalisation,
-    scaling, peers, evaluation rank, MedMNIST size, MedFMC split, and the image size against the backbone's patch."""
-    from .data.images import AUGMENTATIONS
-    from .data.tasks import check_exp, task_options
-    from .models.normalization import NORMALIZATIONS
-    from .training.methods import PEER_SETUPS, SCALINGS, get_spec
-    from .training.nested import EVAL_RANKS
-
-    spec = get_spec(str(values["method"]))
-    for name, allowed in (("augment", AUGMENTATIONS), ("normalize", NORMALIZATIONS), ("scaling", SCALINGS),
-                          ("peers", PEER_SETUPS), ("eval_rank", EVAL_RANKS)):  # fmt: skip
-        if values[name] not in allowed:
-            noun = "augmentation" if name == "augment" else name
-            raise SrLoraError(f"unknown {noun} {values[name]!r}: use one of {', '.join(allowed)}")
-    check_exp(str(values["task"]), values["exp"])  # type: ignore[arg-type]
-    task_options(str(values["task"]), values["medmnist_size"])  # type: ignore[arg-type]
-    if values["eval_rank"] == "random" and not spec.nested:
-        raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {values['method']!r}")
-    if values["eva_whiten"] and spec.adapter != "eva":
-        raise SrLoraError(f"eva_whiten applies to eva, not {values['method']!r}: drop it")
-    patch = patch_size(values["backbone"])  # type: ignore[arg-type]
-    if patch is not None and values["img_size"] < patch:  # type: ignore[operator]
-        raise SrLoraError(f"img_size={values['img_size']} is smaller than one {patch} px patch of the backbone: "
-                          f"pass img_size={patch} or more")  # fmt: skip
-    device = str(values["device"])
-    import re
-
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
-        raise SrLoraError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
-
-
-def _options_by_bound() -> dict[int, list[str]]:
-    """The command-line options that read each :class:`Bound` (by ``id``), as ``srlora <command> --option``."""
-    import argparse
-
-    from .cli import build_parser
-
-    found: dict[int, list[str]] = {}
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    for name, sub in commands.items():
-        for action in sub._actions:
-            bound = getattr(action.type, "bound", None)
-            if bound is not None:
-                found.setdefault(id(bound), []).append(f"`{name} {action.option_strings[-1]}`")
-    return found
-
-
-def checks_table() -> list[dict[str, str]]:
-    """The kit's number checks, a row each: the value, the options that read it, what it accepts, and the message a
-    refused value gets (``docs/checks.md`` holds this table; a test compares them)."""
-    options = _options_by_bound()
-    rows = []
-    for bounds, where in ((RUN_BOUNDS, "TrainConfig, grids"), (OPTION_BOUNDS, "")):
-        for name, bound in bounds.items():
-            low = bound.low if bound.low is not None else 0
-            bad = bound.kind(low if bound.low_open else low - 1)
-            given = ", ".join(filter(None, [where, *options.get(id(bound), [])]))
-            rows.append({"value": name, "given by": given, "accepts": bound.describe(),
-                         "message for a refused value": bound.message(name, bad)})  # fmt: skip
-    return rows
-
-
-def checks_markdown() -> str:
-    """:func:`checks_table` as the Markdown table ``docs/checks.md`` holds."""
-    rows = checks_table()
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row[k].replace("|", "\\|") for k in head) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _whole_numbers(name: str, value: object, bound: Bound) -> None:
-    """A list parameter (``seeds``, ``shots``, ``exps``): a list of whole numbers in ``bound``'s range."""
-    example = int(bound.low or 0) + (1 if bound.low_open else 0)
-    if isinstance(value, str):
-        raise SrLoraError(f"{name}={value!r} is text, not a list of whole numbers: pass {name}=[{example}] "
-                          f"(papermill's -p passes text; use -y '{name}: [{example}]')")  # fmt: skip
-    if not isinstance(value, list | tuple) or not value:
-        raise SrLoraError(f"{name}={value!r} must be a non-empty list of whole numbers, e.g. {name}=[{example}]")
-    for item in value:
-        bound.check(f"{name} item", item)
-
-
-def _choice(allowed: tuple[str, ...] | list[str]):
-    def check(name: str, value: object) -> None:
-        if value not in allowed:
-            raise SrLoraError(f"unknown {name} {value!r}: use one of {', '.join(map(str, allowed))}")
-
-    return check
-
-
-def _optional_text(name: str, value: object) -> None:
-    import os
-
-    if value is not None and not (isinstance(value, str | os.PathLike) and str(value).strip()):
-        raise SrLoraError(f"{name}={value!r} must be a name or a path (text), or None")
-
-
-def _flag(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise SrLoraError(f"{name}={value!r} must be True or False (papermill: -p {name} True)")
-
-
-def _methods(name: str, value: object) -> None:
-    from .training.methods import METHODS
-
-    if value is None:
-        return
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise SrLoraError(f"{name}={value!r} must be a non-empty list of methods, e.g. {name}=['lora', 'srlora'] "
-                          f"(papermill: -y \"{name}: [lora, srlora]\")")  # fmt: skip
-    for method in value:
-        _choice(METHODS)("method", method)
-
-
-def _number(bound: Bound, optional: bool = False):
-    def check(name: str, value: object) -> None:
-        if not (optional and value is None):
-            bound.check(name, value)
-
-    return check
-
-
-def _targets(name: str, value: object) -> None:
-    from .core.profile import TARGETS
-
-    _choice(TARGETS)(name, value)
-
-
-def _list(bound: Bound):
-    def check(name: str, value: object) -> None:
-        if value is not None:
-            _whole_numbers(name, value, bound)
-
-    return check
-
-
-#: Every lesson parameter (the ``parameters`` cells) and what it accepts.
-PARAMETERS = {
-    "seed": _number(RUN_BOUNDS["seed"]),
-    "rank": _number(RUN_BOUNDS["r"]),
-    "alpha": _number(Bound(float, 0, 1e6, low_open=True, why="LoRA's alpha (the update is scaled by alpha / r)")),
-    "random_size": _number(Bound(int, 2, 4096, why="the side of the random square matrices")),
-    "backbone": _optional_text,
-    "target": _targets,
-    "r": _number(RUN_BOUNDS["r"]),
-    "r_min": _number(OPTION_BOUNDS["r_min"]),
-    "preset": _choice(("offline", "tutorial", "paper")),
-    "task": _optional_text,
-    "seeds": _list(RUN_BOUNDS["seed"]),
-    "exps": _list(RUN_BOUNDS["exp"]),
-    "shots": _list(RUN_BOUNDS["shots"]),
-    "epochs": _number(RUN_BOUNDS["epochs"], optional=True),
-    "img_size": _number(RUN_BOUNDS["img_size"], optional=True),
-    "methods": _methods,
-    "records": _optional_text,
-    "rerun": _flag,
-    "tiny": _flag,
-    "measure_paper_step": _flag,
-    "data_root": _optional_text,
-    "data": _choice(("fixture", "real")),
-    "grid": _optional_text,
-    "gaps": _optional_text,
-    "check_gap": _optional_text,
-    "official_records": _optional_text,
-    "tuned_records": _optional_text,
-}
-
-
-def check_parameters(**parameters: object) -> None:
-    """A lesson's parameters checked at its first cell (one-line :class:`SrLoraError` naming the parameter and a
-    value to use), so that a wrong type or value, such as ``shots="[0]"`` from papermill's ``-p``, stops there and
-    not deep inside numpy or torch."""
-    for name, value in parameters.items():
-        if name not in PARAMETERS:
-            raise SrLoraError(f"check_parameters does not know the parameter {name!r}: add it to checks.PARAMETERS")
-        PARAMETERS[name](name, value)

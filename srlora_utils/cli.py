@@ -46,7 +46,7 @@ def profile_for(backbone: str | None, target: str, estimator: str = "exact") -> 
 
 def _check_allocate(args: argparse.Namespace) -> None:
     """``srlora allocate``'s combinations and outputs, before any backbone is read."""
-    from .outputs import check_output_file, check_output_folder
+    from .data.outputs import check_output_file, check_output_folder
 
     if args.budget is not None and args.rule != "budget":
         raise SrLoraError(f"--budget applies to --rule budget, not --rule {args.rule}: add --rule budget or drop it")
@@ -166,8 +166,8 @@ def _add_gap(sub) -> None:
 
 def _gap(args: argparse.Namespace) -> int:
     from .data.gap_ladder import ladder_tasks
+    from .data.outputs import check_output_file
     from .experiments.domain_gap import measure_gaps
-    from .outputs import check_output_file
 
     if args.out:
         check_output_file(args.out, "--out file")
@@ -182,7 +182,7 @@ def _gap(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     from .data.fashion_mnist import fetch_fashion_mnist
-    from .outputs import check_output_folder
+    from .data.outputs import check_output_folder
 
     if args.dest:
         check_output_folder(args.dest, "--dest folder")
@@ -321,8 +321,10 @@ def _add_lessons(sub) -> None:
 def _lessons(args: argparse.Namespace) -> int:
     import shlex
 
+    from .data.outputs import check_output_folder
     from .data.shipped import copy_lessons
 
+    check_output_folder(args.folder, "lessons folder")
     written = copy_lessons(args.folder, force=args.force)
     for path in written:
         print(f"wrote {path}")
@@ -360,8 +362,8 @@ def _add_course(sub) -> None:
 
 def _student(args: argparse.Namespace) -> int:
     from .course.student import build_release
+    from .data.outputs import check_output_folder
     from .data.shipped import LESSONS, shipped_path
-    from .outputs import check_output_folder
 
     lessons = [Path(p) for p in args.lessons] or sorted(shipped_path(LESSONS).glob("[0-9][0-9]_*.ipynb"))
     missing = [str(p) for p in lessons if not p.is_file()]
@@ -377,7 +379,7 @@ def _student(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .course.grading import grade_folder
-    from .outputs import check_output_file
+    from .data.outputs import check_output_file
     from .training.records import write_text_atomic
 
     if args.out:
@@ -511,7 +513,7 @@ def _check_backbone(args: argparse.Namespace) -> int:
 
 def _fixtures(args: argparse.Namespace) -> int:
     from .data.fixtures import write_fixtures
-    from .outputs import check_output_folder
+    from .data.outputs import check_output_folder
 
     check_output_folder(args.folder, "fixtures folder")
 
@@ -565,7 +567,7 @@ def _text(text: str) -> str:
 
 def _path(text: str) -> str:
     """A file or folder option's value: not empty and without a NUL byte (whether it can be written is checked
-    before any work, :mod:`srlora_utils.outputs`)."""
+    before any work, :mod:`srlora_utils.data.outputs`)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path: name a file or folder")
     if "\0" in text:
@@ -579,6 +581,45 @@ def _yes_no(text: str) -> bool:
     if value not in ("true", "false", "yes", "no", "1", "0"):
         raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
     return value in ("true", "yes", "1")
+
+
+def _options_by_bound() -> dict[int, list[str]]:
+    """The command-line options that read each :class:`Bound` (by ``id``), as ``srlora <command> --option``."""
+    import argparse
+
+    found: dict[int, list[str]] = {}
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            bound = getattr(action.type, "bound", None)
+            if bound is not None:
+                found.setdefault(id(bound), []).append(f"`{name} {action.option_strings[-1]}`")
+    return found
+
+
+def checks_table() -> list[dict[str, str]]:
+    """The kit's number checks, a row each: the value, the options that read it, what it accepts, and the message a
+    refused value gets (``docs/checks.md`` holds this table; a test compares them)."""
+    options = _options_by_bound()
+    rows = []
+    for bounds, where in ((RUN_BOUNDS, "TrainConfig, grids"), (OPTION_BOUNDS, "")):
+        for name, bound in bounds.items():
+            low = bound.low if bound.low is not None else 0
+            bad = bound.kind(low if bound.low_open else low - 1)
+            given = ", ".join(filter(None, [where, *options.get(id(bound), [])]))
+            rows.append({"value": name, "given by": given, "accepts": bound.describe(),
+                         "message for a refused value": bound.message(name, bad)})  # fmt: skip
+    return rows
+
+
+def checks_markdown() -> str:
+    """:func:`checks_table` as the Markdown table ``docs/checks.md`` holds."""
+    rows = checks_table()
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row[k].replace("|", "\\|") for k in head) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _one_line(

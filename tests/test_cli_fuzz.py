@@ -186,15 +186,15 @@ def test_the_issue_commands_end_in_one_line_before_any_work(stubbed, argv):
 
 
 def test_docs_list_the_checks_the_code_makes():
-    from srlora_utils.checks import checks_markdown
+    from srlora_utils.cli import checks_markdown
 
     text = (ROOT / "docs" / "checks.md").read_text()
-    generated = text.split("<!-- generated: srlora_utils.checks.checks_markdown() -->\n")[1].split("<!-- end")[0]
-    assert generated == checks_markdown(), "docs/checks.md is stale: paste srlora_utils.checks.checks_markdown()"
+    generated = text.split("<!-- generated: srlora_utils.cli.checks_markdown() -->\n")[1].split("<!-- end")[0]
+    assert generated == checks_markdown(), "docs/checks.md is stale: paste srlora_utils.cli.checks_markdown()"
 
 
 def test_a_lesson_parameter_of_the_wrong_type_is_one_line():
-    from srlora_utils.checks import check_parameters
+    from srlora_utils import check_parameters
     from srlora_utils.errors import SrLoraError
 
     with pytest.raises(SrLoraError, match=r"shots='\[0\]' is text, not a list of whole numbers: pass shots=\[1\]"):

@@ -12,7 +12,7 @@ PKG = Path(srlora_utils.__file__).parent
 LAYERS = ["errors", "lazy", "core", "models", "data", "training", "plotting", "experiments", "analysis", "course",
           "cli"]  # fmt: skip
 #: Top-level modules that belong to a layer of another name (a top-level module is otherwise its own layer).
-MODULE_LAYERS = {"figure_check": "plotting"}
+MODULE_LAYERS = {"figure_check": "plotting", "checks": "errors"}
 
 
 def _module(path: Path) -> str:

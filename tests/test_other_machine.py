@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from srlora_utils.experiments.machine_check import OTHER_MACHINE, other_machine_env  # noqa: F401  (one definition)
+from srlora_utils.analysis.machine_check import OTHER_MACHINE, other_machine_env  # noqa: F401  (one definition)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

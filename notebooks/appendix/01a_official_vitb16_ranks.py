@@ -33,7 +33,7 @@ import pandas as pd
 
 import srlora_utils as S
 from srlora_utils import Reading
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.core import OFFICIAL_VITB16_RANKS, official_vitb16_shapes
 
 check_parameters(backbone=backbone)

@@ -35,7 +35,7 @@ import pandas as pd
 
 import srlora_utils as S
 from srlora_utils import Reading, allocation_experiment, experiment_reading, plot_allocation_experiment
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.core import official_vitb16_ranks, official_vitb16_shapes
 
 check_parameters(backbone=backbone, target=target, r=r)

@@ -50,7 +50,7 @@ import srlora_utils as S
 from srlora_utils import plot_comparisons, use_data_dir
 from srlora_utils.analysis import (StudyDesign, cell_table, comparison_table, design_table, read_design,
                                    read_multiplicity, read_power, read_question, study_files)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import grid_configs, grid_settings, run_configs
 
 check_parameters(preset=preset, records=records, tiny=tiny, epochs=epochs, data_root=data_root)

@@ -41,7 +41,7 @@ from srlora_utils.analysis import (last_epoch_table, load_protocols, progress_ta
                                    read_q4_scaling, read_selected_epochs, read_shared_setting, read_ties,
                                    read_winners_curse, scale_table, selection_curves, study_state,
                                    winners_curse_table)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import chosen_table
 
 check_parameters(official_records=official_records, tuned_records=tuned_records)

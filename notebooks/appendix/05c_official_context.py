@@ -52,7 +52,7 @@ from srlora_utils import METHOD_SPECS, plot_rank_allocation, use_data_dir
 from srlora_utils.analysis import (Reading, allocation_atlas, cell_table, cost_table, official_scaling,
                                    random_rank_evaluation, read_baselines, read_random_rank, read_spearman,
                                    seconds_per_run, steps_table, study_files, study_pixel_baselines, study_wall_time)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 from srlora_utils.experiments import grid_configs, grid_settings, run_configs, summary_table
 
 check_parameters(preset=preset, records=records, tiny=tiny, epochs=epochs, data_root=data_root)

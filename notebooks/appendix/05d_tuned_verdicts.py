@@ -39,7 +39,7 @@ from IPython.display import display
 from srlora_utils.analysis import (cell_means, comparison_table, load_protocols, official_scaling, protocol_table,
                                    q3_power_table, read_baselines, read_protocol_changes, read_q3_power,
                                    read_test_resolution, read_weak_references, study_pixel_baselines)
-from srlora_utils.checks import check_parameters
+from srlora_utils import check_parameters
 
 check_parameters(official_records=official_records, tuned_records=tuned_records)
 pd.set_option("display.precision", 2)

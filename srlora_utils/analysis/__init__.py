@@ -32,7 +32,8 @@ _LAZY = {
     **{n: "registration2" for n in (
         "Registration2", "adalora_table", "image_bootstrap", "load_registration2", "long_schedule_table",
         "machine_table", "positive_control_table", "q6_table", "read_control", "read_q6_rungs", "read_rule_agreement",
-        "rule_agreement", "rung_points", "selection_pool_table", "verdict_table")},
+        "rule_agreement", "rung_points", "selection_pool_table", "verdict_table", "MARGIN", "as_comparisons",
+        "compute_table", "draw_machine_runs", "read_answer", "read_official_last_epoch", "side_by_side")},
     **{n: "report" for n in ("format_report", "plot_medfmc_auc", "select_records")},
     **{n: "protocol" for n in ("compute_plan", "data_check", "grid_commands", "measure_step",
                                "protocol_differences")},

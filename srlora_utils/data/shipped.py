@@ -117,16 +117,17 @@ def copy_lessons(folder: str | os.PathLike, force: bool = False) -> list[Path]:
     if target.exists() and not target.is_dir():
         raise SrLoraError(f"{target} is a file, not a folder: name a folder to copy the lessons into")
     places = [p.relative_to(source) for p in files]
-    from ..outputs import check_output_folder  # outputs imports this module
-
-    check_output_folder(target, "lessons folder")
     taken = [str(rel) for rel in places if (target / rel).exists()]
     if taken and not force:
         raise SrLoraError(
             f"{target} already holds {', '.join(taken)}: pass --force to overwrite them, or name another folder"
         )
     written = []
-    for path, rel in zip(files, places, strict=True):
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        written.append(Path(shutil.copyfile(path, target / rel)))
+    try:
+        for path, rel in zip(files, places, strict=True):
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            written.append(Path(shutil.copyfile(path, target / rel)))
+    except OSError as err:  # `srlora lessons` checks the folder first (data.outputs); the Python API ends here
+        raise SrLoraError(f"cannot write the lessons into {target} ({err.strerror or type(err).__name__}): "
+                          "name a folder you can write") from None  # fmt: skip
     return written

@@ -21,8 +21,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..data.outputs import check_records
 from ..errors import SrLoraError
-from ..outputs import check_records
 from ..training.config import TrainConfig
 
 

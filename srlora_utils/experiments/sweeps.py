@@ -9,9 +9,9 @@ from collections.abc import Iterable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..data.outputs import check_records
 from ..data.shipped import display_path, writable_records
 from ..errors import SrLoraError
-from ..outputs import check_records
 from ..training.config import TrainConfig, config_key
 from ..training.records import read_records
 from ..training.run import check_config, train

@@ -19,14 +19,14 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 
-from ..checks import check_run_names
+from ..checks import patch_size
 from ..core.allocation import lora_parameter_count
 from ..data.fewshot import FewShotTask
+from ..data.outputs import check_records
 from ..data.tasks import load_task, task_options
 from ..errors import SrLoraError
 from ..models.backbones import load_backbone
 from ..models.normalization import resolve_normalization
-from ..outputs import check_records
 from .config import TrainConfig, config_key
 from .methods import AdaptedModel, MethodContext, get_spec, prepare_method
 from .metrics import PERFECT, classification_metrics, selection_metric
@@ -90,6 +90,38 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def check_run_names(values: dict[str, object]) -> None:
+    """One-line :class:`SrLoraError` for a run's names and combinations: method, task, augmentation, normalisation,
+    scaling, peers, evaluation rank, MedMNIST size, MedFMC split, and the image size against the backbone's patch."""
+    from ..data.images import AUGMENTATIONS
+    from ..data.tasks import check_exp, task_options
+    from ..models.normalization import NORMALIZATIONS
+    from .methods import PEER_SETUPS, SCALINGS, get_spec
+    from .nested import EVAL_RANKS
+
+    spec = get_spec(str(values["method"]))
+    for name, allowed in (("augment", AUGMENTATIONS), ("normalize", NORMALIZATIONS), ("scaling", SCALINGS),
+                          ("peers", PEER_SETUPS), ("eval_rank", EVAL_RANKS)):  # fmt: skip
+        if values[name] not in allowed:
+            noun = "augmentation" if name == "augment" else name
+            raise SrLoraError(f"unknown {noun} {values[name]!r}: use one of {', '.join(allowed)}")
+    check_exp(str(values["task"]), values["exp"])  # type: ignore[arg-type]
+    task_options(str(values["task"]), values["medmnist_size"])  # type: ignore[arg-type]
+    if values["eval_rank"] == "random" and not spec.nested:
+        raise SrLoraError(f"eval_rank='random' needs a nested method (srlora_nested, dylora), not {values['method']!r}")
+    if values["eva_whiten"] and spec.adapter != "eva":
+        raise SrLoraError(f"eva_whiten applies to eva, not {values['method']!r}: drop it")
+    patch = patch_size(values["backbone"])  # type: ignore[arg-type]
+    if patch is not None and values["img_size"] < patch:  # type: ignore[operator]
+        raise SrLoraError(f"img_size={values['img_size']} is smaller than one {patch} px patch of the backbone: "
+                          f"pass img_size={patch} or more")  # fmt: skip
+    device = str(values["device"])
+    import re
+
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise SrLoraError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
 
 
 def check_config(cfg: TrainConfig) -> None:

@@ -35,9 +35,9 @@ def retrain_drawn_runs(out: str, folder: str | None = None, jobs: int = 2) -> in
     trained now."""
     from tqdm.auto import tqdm
 
-    from ..analysis.registration2 import draw_machine_runs, load_registration2
-    from ..outputs import check_records
+    from ..data.outputs import check_records
     from ..training.records import done_keys
+    from .registration2 import draw_machine_runs, load_registration2
 
     check_records(out)
     reg = load_registration2(folder)
@@ -55,8 +55,8 @@ def retrain_drawn_runs(out: str, folder: str | None = None, jobs: int = 2) -> in
 
 def _retrain(key: str, out: str, folder: str | None = None) -> None:
     """Train the registration's stored run ``key`` again and append its record to ``out``."""
-    from ..analysis.registration2 import load_registration2, retrained_config
     from ..training.run import train
+    from .registration2 import load_registration2, retrained_config
 
     record = next(r for r in load_registration2(folder).own if r["key"] == key)
     train(retrained_config(record), records=out, progress=False)

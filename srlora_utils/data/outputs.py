@@ -8,8 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .data.shipped import check_writable
-from .errors import SrLoraError
+from ..errors import SrLoraError
+from .shipped import check_writable
 
 
 def _why(err: BaseException) -> str:
@@ -92,10 +92,8 @@ def _check_folder(path: Path, what: str) -> Path:
 def check_records(path: str | os.PathLike) -> Path:
     """One-line error unless a records location (a ``.jsonl`` file, or a folder of one file per run) can take
     records: checked before the first run of a train, sweep or tune."""
-    from .training.records import is_directory_store
-
     try:
-        folder = is_directory_store(path)
+        folder = Path(path).is_dir() or Path(path).suffix != ".jsonl"  # as training.records.is_directory_store
     except (OSError, ValueError) as err:
         raise _unusable(path, "records location", err) from None
     return check_output_folder(path, "records folder") if folder else check_output_file(path, "records file")
