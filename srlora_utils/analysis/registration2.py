@@ -568,16 +568,18 @@ def compute_table(reg: Registration2) -> pd.DataFrame:
         return sorted(out)
 
     def busy(intervals: list[tuple[float, float]]) -> float:
-        total, start, stop = 0.0, None, None
-        for a, b in intervals:
-            if stop is None or a > stop:
-                total += 0.0 if stop is None else stop - start
+        if not intervals:
+            return 0.0
+        total, (start, stop) = 0.0, intervals[0]
+        for a, b in intervals[1:]:
+            if a > stop:
+                total += stop - start
                 start, stop = a, b
             else:
                 stop = max(stop, b)
-        return total + (0.0 if stop is None else stop - start)
+        return total + stop - start
 
-    rows = {}
+    rows: dict[str, dict[str, object]] = {}
     groups = {name: [r for r in reg.own if r["key"] in reg.studies[name].records] for name in PARTS}
     groups["all parts"] = reg.own
     for name, runs in groups.items():
