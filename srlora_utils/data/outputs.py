@@ -89,11 +89,17 @@ def _check_folder(path: Path, what: str) -> Path:
     return path
 
 
+def is_directory_store(path: str | os.PathLike) -> bool:
+    """True when ``path`` names a records directory (anything but a ``.jsonl`` file)."""
+    path = Path(path)
+    return path.is_dir() or path.suffix != ".jsonl"
+
+
 def check_records(path: str | os.PathLike) -> Path:
     """One-line error unless a records location (a ``.jsonl`` file, or a folder of one file per run) can take
     records: checked before the first run of a train, sweep or tune."""
     try:
-        folder = Path(path).is_dir() or Path(path).suffix != ".jsonl"  # as training.records.is_directory_store
+        folder = is_directory_store(path)
     except (OSError, ValueError) as err:
         raise _unusable(path, "records location", err) from None
     return check_output_folder(path, "records folder") if folder else check_output_file(path, "records file")

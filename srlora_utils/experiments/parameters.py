@@ -112,5 +112,8 @@ def check_parameters(**parameters: object) -> None:
     not deep inside numpy or torch."""
     for name, value in parameters.items():
         if name not in PARAMETERS:
-            raise SrLoraError(f"check_parameters does not know the parameter {name!r}: add it to checks.PARAMETERS")
+            raise SrLoraError(
+                f"check_parameters does not know the parameter {name!r}: add it to PARAMETERS in "
+                "srlora_utils/experiments/parameters.py"
+            )
         PARAMETERS[name](name, value)

@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..data.outputs import is_directory_store
 from ..data.shipped import check_writable
 from ..errors import SrLoraError
 
@@ -58,12 +59,6 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
 def run_key(config: dict) -> str:
     """A stable identifier of a run's configuration (SHA-1 of its sorted JSON)."""
     return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def is_directory_store(path: str | os.PathLike) -> bool:
-    """True when ``path`` names a records directory (anything but a ``.jsonl`` file)."""
-    path = Path(path)
-    return path.is_dir() or path.suffix != ".jsonl"
 
 
 def _record_file(directory: Path, key: str) -> Path:
