@@ -95,7 +95,7 @@ def _source_tree(target: Path) -> Path:
         if Path(folder) == ROOT / "data":  # the guide alone, not a developer's datasets
             skip |= set(names) - {"README.md"}
         if Path(folder) == ROOT / "results":
-            skip |= set(names) - {"baseline-study", "lessons", "tuned-study", "gap-ladder"}
+            skip |= set(names) - {"baseline-study", "lessons", "tuned-study", "gap-ladder", "registration-2"}
         return skip
 
     return Path(shutil.copytree(ROOT, target, ignore=ignore))

@@ -189,4 +189,4 @@ side_by_side(reg)
 # Generated from the records above (lessons 05 and 07 show the same sentences):
 
 # %% jupyter={"source_hidden": true} tags=["hide-input"]
-read_answer(reg, link="r2_second_registration.ipynb")
+read_answer(reg)

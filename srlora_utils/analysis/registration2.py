@@ -659,11 +659,12 @@ def side_by_side(reg: Registration2) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["question", "task"])
 
 
-def read_answer(reg: Registration2, link: str = "appendix/r2_second_registration.ipynb") -> Reading:
+def read_answer(reg: Registration2) -> Reading:
     """The second registration's answer in a few sentences, with its caveats, all from the records: what the
     positive control shows the set-up can see, the pair's verdict after selection on 240 validation patches and at
     3x the steps, question 3 against AdaLoRA as its authors run it, and question 6 rung by rung (lessons 05 and 07
-    show it, ``link`` pointing to appendix r2, which holds the detail)."""
+    show it beside their link to appendix r2, which holds the detail: a link inside a cell's output would not be
+    rewritten for the course site)."""
     tuned, pool = reg.studies["tuned"].runs, reg.studies["selection-pool"].runs
     control = positive_control_table(reg)
     task = "textures:large-test@3"
@@ -672,7 +673,7 @@ def read_answer(reg: Registration2, link: str = "appendix/r2_second_registration
     pair = part.loc[f"{PAIR[0]} − {PAIR[1]}"]
     seen = "sees" if quarter["verdict"] == "behind" else "does not see"
     lines = [
-        f"**The second registration** ([appendix r2]({link}), stand-ins) tested the "
+        f"**The second registration** (appendix r2, stand-ins) tested the "
         f"set-up first: at the same budget, all of LoRA's rank in the first quarter of the blocks scores "
         f"{quarter['difference']:+.1f} points against `lora` on textures (95% interval {quarter['ci low']:+.1f} to "
         f"{quarter['ci high']:+.1f}, {quarter['verdict']}), so the set-up {seen} a gross misallocation; the "
